@@ -1,0 +1,47 @@
+# joinedup: the two commands are `make demo` and `make test`; everything else they need is set up here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DFE_VENV := .venv-dfe
+DFE_STAMP := $(DFE_VENV)/.installed
+PEOPLE ?= 20000
+SEED ?= 7
+
+.PHONY: install install-dfe demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+# DfE's own CIN and SSDA903 validators pin old pandas/numpy, so they live in a venv of their own
+# and are used only by the tests that check the simulator's returns.
+install-dfe: $(DFE_STAMP)
+
+$(DFE_STAMP): constraints-dfe.txt
+	@test -x $(DFE_VENV)/bin/python || $(PYTHON) -m venv $(DFE_VENV)
+	$(DFE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DFE_VENV)/bin/python -m pip install --quiet -r constraints-dfe.txt
+	@touch $(DFE_STAMP)
+
+demo: install
+	$(BIN)/joinedup demo --dir demo --people $(PEOPLE) --seed $(SEED)
+
+test: install install-dfe
+	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q
+
+lint: install
+	$(BIN)/ruff check joinedup tests bench
+	$(BIN)/ruff format --check joinedup tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) $(DFE_VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""The identity vault: the only room that sees direct identifiers.
+
+It validates and normalises identifiers, replaces them with keyed pseudonyms, and keeps them in
+a database of their own (``vault.duckdb``), apart from the linked store.
+"""
+
+from joinedup.identity.checks import (
+    is_temporary_upn,
+    is_valid_nhs_number,
+    is_valid_upn,
+    is_valid_uprn,
+    nhs_check_digit,
+    normalise_nhs_number,
+    normalise_postcode,
+    upn_check_letter,
+)
+
+__all__ = [
+    "is_temporary_upn",
+    "is_valid_nhs_number",
+    "is_valid_upn",
+    "is_valid_uprn",
+    "nhs_check_digit",
+    "normalise_nhs_number",
+    "normalise_postcode",
+    "upn_check_letter",
+]
