@@ -1,0 +1,138 @@
+"""``make bench``: the spine at Connected Bradford scale, stage by stage.
+
+Each stage runs as its own ``joinedup`` process so that its wall time and peak resident memory
+(``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
+it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
+
+Usage: ``python -m bench.run [--people N] [--seed S] [--keep]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "bench" / "work"
+JOINEDUP = Path(sys.executable).parent / "joinedup"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageResult:
+    stage: str
+    command: list[str]
+    wall_seconds: float
+    user_seconds: float
+    system_seconds: float
+    peak_rss_mib: float
+    exit_code: int
+
+
+def run_stage(stage: str, args: list[str]) -> StageResult:
+    """Run one joinedup command, measuring that process alone."""
+    command = [str(JOINEDUP), *args]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    result = StageResult(
+        stage=stage,
+        command=["joinedup", *args],
+        wall_seconds=round(wall, 2),
+        user_seconds=round(usage.ru_utime, 2),
+        system_seconds=round(usage.ru_stime, 2),
+        # ru_maxrss is in KiB on Linux
+        peak_rss_mib=round(usage.ru_maxrss / 1024, 1),
+        exit_code=proc.returncode,
+    )
+    print(
+        f"[bench] {stage}: {result.wall_seconds:.1f} s, peak {result.peak_rss_mib:.0f} MiB,"
+        f" exit {result.exit_code}",
+        flush=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"stage {stage} failed with exit code {proc.returncode}")
+    return result
+
+
+def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
+    work = WORK / f"spine-{people}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    extracts, node = work / "extracts", work / "node"
+    stages = [
+        run_stage(
+            "simulate",
+            ["simulate", "--people", str(people), "--seed", str(seed), "--out", str(extracts)],
+        ),
+        run_stage("node init", ["node", "init", str(node)]),
+        run_stage("ingest", ["source", "ingest-dir", str(node), str(extracts), "--json"]),
+        run_stage("refresh (person index + linked store)", ["node", "refresh", str(node)]),
+    ]
+    pipeline = [s for s in stages if s.stage != "simulate"]
+    total_wall = sum(s.wall_seconds for s in pipeline)
+    peak = max(s.peak_rss_mib for s in pipeline)
+    dominant = max(pipeline, key=lambda s: s.wall_seconds)
+    sizes = {
+        p.name: p.stat().st_size for p in node.iterdir() if p.suffix == ".duckdb" and p.is_file()
+    }
+    extract_bytes = sum(p.stat().st_size for p in extracts.rglob("*") if p.is_file())
+    if not keep:
+        shutil.rmtree(work)
+    return {
+        "people": people,
+        "seed": seed,
+        "stages": [asdict(s) for s in stages],
+        "spine_wall_seconds": round(total_wall, 1),
+        "spine_peak_rss_mib": peak,
+        "dominant_stage": dominant.stage,
+        "goal": {"spine_wall_seconds_max": 600, "spine_peak_rss_mib_max": 8192},
+        "goal_met": total_wall <= 600 and peak <= 8192,
+        "extract_bytes": extract_bytes,
+        "database_bytes": sizes,
+        "note": "spine = node init + ingest + refresh; simulation is timed but is not part of the"
+        " spine (a real node receives extracts, it does not make them)",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=600_000, help="district size (people)")
+    parser.add_argument("--seed", type=int, default=11, help="simulator seed")
+    parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
+    ns = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "spine",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        **bench_spine(ns.people, ns.seed, ns.keep),
+    }
+    out = RESULTS / "spine.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"[bench] wrote {out.relative_to(ROOT)}")
+    print(
+        f"[bench] spine: {result['spine_wall_seconds']} s wall, peak {result['spine_peak_rss_mib']}"
+        f" MiB (goal <= 600 s, <= 8192 MiB); dominant stage: {result['dominant_stage']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

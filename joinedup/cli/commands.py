@@ -1,0 +1,11 @@
+"""Registers every command group on the app. Each group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    if getattr(app, "_joinedup_registered", False):
+        return
+    app._joinedup_registered = True  # type: ignore[attr-defined]

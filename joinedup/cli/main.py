@@ -1,0 +1,58 @@
+"""Entry point. ``main(args, environ)`` is the only place that reads the process environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+import typer
+from rich.console import Console
+
+from joinedup.errors import JoinedupError, UserError, exit_code_for
+
+app = typer.Typer(
+    name="joinedup",
+    help="Connect the data of the public services around a child: safely, lawfully, usefully.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err_console = Console(stderr=True)
+
+
+def _register_commands() -> None:
+    # Imported here so that importing this module stays cheap and free of cycles.
+    from joinedup.cli import commands
+
+    commands.register(app)
+
+
+def main(args: Sequence[str], environ: Mapping[str, str]) -> int:
+    """Run the CLI with explicit arguments and environment; returns the exit code."""
+    _register_commands()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=list(args), prog_name="joinedup", standalone_mode=False, obj=environ)
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        return exit_code_for(exc)
+    except JoinedupError as exc:
+        err_console.print_exception()
+        return exit_code_for(exc)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry."""
+    sys.exit(main(sys.argv[1:], dict(os.environ)))
