@@ -18,13 +18,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 err_console = Console(stderr=True)
 
 
-def _register_commands() -> None:
-    # Imported here so that importing this module stays cheap and free of cycles.
+def register_commands() -> None:
+    """Attach every command group (imported late so that importing this module stays cheap)."""
     from joinedup.cli import commands
 
     commands.register(app)
@@ -32,7 +33,7 @@ def _register_commands() -> None:
 
 def main(args: Sequence[str], environ: Mapping[str, str]) -> int:
     """Run the CLI with explicit arguments and environment; returns the exit code."""
-    _register_commands()
+    register_commands()
     command = typer.main.get_command(app)
     try:
         command.main(args=list(args), prog_name="joinedup", standalone_mode=False, obj=environ)
