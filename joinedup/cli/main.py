@@ -6,9 +6,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-import click
 import typer
 from rich.console import Console
+from typer._click.exceptions import ClickException  # typer vendors its own click
 
 from joinedup.errors import JoinedupError, UserError, exit_code_for
 
@@ -43,12 +43,12 @@ def main(args: Sequence[str], environ: Mapping[str, str]) -> int:
     except JoinedupError as exc:
         err_console.print_exception()
         return exit_code_for(exc)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         err_console.print("aborted")
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return 2
     return 0

@@ -7,15 +7,16 @@ command or option goes undocumented. Regenerate with
 
 from __future__ import annotations
 
-import click
 import typer
+import typer._click as click  # typer vendors its own click
+from typer.core import TyperGroup
 
 from joinedup.cli.main import app, register_commands
 
 
 def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
     found = [(path, command)]
-    if isinstance(command, click.Group):
+    if isinstance(command, TyperGroup):
         for name in sorted(command.list_commands(click.Context(command))):
             sub = command.get_command(click.Context(command), name)
             if sub is not None and not sub.hidden:
