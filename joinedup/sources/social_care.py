@@ -89,9 +89,10 @@ CIN = SourceContract(
                     name="Sex",
                     kind=K.CODE,
                     required=True,
-                    codes=codes("1", "2", "0", "9"),
+                    # M/F/U since the 2024/25 census (DfE rule 4180); legacy 1/2/0/9 still read
+                    codes=codes("M", "F", "U", "1", "2", "0", "9"),
                     identity=R.SEX,
-                    sex_map=SEX_12_09,
+                    sex_map=(*SEX_MF, ("U", "U"), *SEX_12_09),
                 ),
                 C(name="PersonDeathDate", kind=K.DATE),
                 C(name="Ethnicity", kind=K.CODE, codes=DFE_ETHNICITY, on_invalid=OnInvalid.FLAG),
@@ -172,9 +173,10 @@ SSDA903 = SourceContract(
                     name="SEX",
                     kind=K.CODE,
                     required=True,
-                    codes=codes("1", "2"),
+                    # M/F/U since the 2024/25 return (DfE rule 101); legacy 1/2 still read
+                    codes=codes("M", "F", "U", "1", "2"),
                     identity=R.SEX,
-                    sex_map=SEX_12,
+                    sex_map=(*SEX_MF, ("U", "U"), *SEX_12),
                 ),
                 C(
                     name="DOB",
