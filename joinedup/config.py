@@ -1,0 +1,146 @@
+"""Node settings: read once from ``node.toml`` at the entry point and passed down, frozen.
+
+A node is a folder holding ``node.toml``, ``secret.key``, ``vault.duckdb`` and ``store.duckdb``.
+``node.toml`` is checked through a pydantic model at this edge; inside the library the settings
+are the frozen ``NodeSettings``. Nothing below the CLI reads the process environment.
+
+Invariants: ``NodeSettings`` paths are absolute and inside the node folder; a folder that is not
+a node, or whose ``node.toml`` is malformed or of an unknown format version, raises ConfigError.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from joinedup.errors import ConfigError
+
+NODE_FILE = "node.toml"
+NODE_FORMAT_VERSION = 1
+DEFAULT_VAULT_FILE = "vault.duckdb"
+DEFAULT_STORE_FILE = "store.duckdb"
+DEFAULT_KEY_FILE = "secret.key"
+
+
+class _NodePaths(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vault: str = DEFAULT_VAULT_FILE
+    store: str = DEFAULT_STORE_FILE
+    secret_key: str = DEFAULT_KEY_FILE
+
+
+class _NodeFile(BaseModel):
+    """The shape of ``node.toml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    created: datetime
+    format_version: int
+    paths: _NodePaths = _NodePaths()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSettings:
+    """Where a node's files are, and what it is called."""
+
+    root: Path
+    name: str
+    created: datetime
+    format_version: int
+    vault_path: Path
+    store_path: Path
+    key_path: Path
+
+
+def _inside(root: Path, relative: str, field: str) -> Path:
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigError(
+            f"{root / NODE_FILE}: paths.{field} must name a file inside the node folder"
+        )
+    return path
+
+
+def _settings_from(root: Path, parsed: _NodeFile) -> NodeSettings:
+    return NodeSettings(
+        root=root,
+        name=parsed.name,
+        created=parsed.created,
+        format_version=parsed.format_version,
+        vault_path=_inside(root, parsed.paths.vault, "vault"),
+        store_path=_inside(root, parsed.paths.store, "store"),
+        key_path=_inside(root, parsed.paths.secret_key, "secret_key"),
+    )
+
+
+def load_node(path: Path | str) -> NodeSettings:
+    """The settings of the node in folder ``path``; ConfigError if it is not a node."""
+    root = Path(path).resolve()
+    node_file = root / NODE_FILE
+    if not root.is_dir():
+        raise ConfigError(f"{root} is not a folder; create a node with: joinedup node init {root}")
+    if not node_file.is_file():
+        raise ConfigError(
+            f"{root} is not a joinedup node (no {NODE_FILE}); "
+            f"create one with: joinedup node init {root}"
+        )
+    try:
+        raw = tomllib.loads(node_file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{node_file} is not valid TOML: {exc}") from None
+    try:
+        parsed = _NodeFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{node_file} is malformed ({problems})") from None
+    if parsed.format_version != NODE_FORMAT_VERSION:
+        raise ConfigError(
+            f"{node_file} has format version {parsed.format_version}; this joinedup reads "
+            f"version {NODE_FORMAT_VERSION}"
+        )
+    return _settings_from(root, parsed)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def write_node_file(root: Path, name: str, *, created: datetime | None = None) -> NodeSettings:
+    """Write a new ``node.toml`` into ``root`` (which must not hold one) and return its settings."""
+    root = root.resolve()
+    parsed = _NodeFile(
+        name=name,
+        created=created or datetime.now(UTC).replace(microsecond=0),
+        format_version=NODE_FORMAT_VERSION,
+    )
+    text = "\n".join(
+        (
+            "# joinedup node settings",
+            f"name = {_toml_string(parsed.name)}",
+            f"created = {parsed.created.isoformat()}",
+            f"format_version = {parsed.format_version}",
+            "",
+            "[paths]",
+            f"vault = {_toml_string(parsed.paths.vault)}",
+            f"store = {_toml_string(parsed.paths.store)}",
+            f"secret_key = {_toml_string(parsed.paths.secret_key)}",
+            "",
+        )
+    )
+    try:
+        with (root / NODE_FILE).open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise ConfigError(
+            f"{root} is already a joinedup node; it will not be overwritten"
+        ) from None
+    return _settings_from(root, parsed)
