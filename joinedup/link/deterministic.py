@@ -1,0 +1,166 @@
+"""The deterministic stage of the person index: exact rules on identifiers, as keyed pseudonyms.
+
+Each rule joins an identity record to a **key node**; records sharing a key node are one person
+(connected components are taken by ``joinedup.link.index``). The rules, strongest first:
+
+====================  =========  ============================================================
+rule                  strength   key node
+====================  =========  ============================================================
+``nhs_dob``           strong     HMAC of ``nhs|dob``: a valid NHS number *with* the date of
+                                 birth (the Master Person Service cross-check: a wrong date of
+                                 birth breaks the link, so a mistyped-but-valid NHS number
+                                 rarely joins two children)
+``upn``               strong     the UPN key (current and former UPNs), within education and
+                                 the social care returns that carry it
+``la_child_id``       strong     the local authority child id (CIN, SSDA903, case system)
+``gp_patient_id``     strong     the GP system's patient id
+``name_dob_sex``      guarded    HMAC of normalised given name, family name, date of birth and
+                                 sex, all four present
+====================  =========  ============================================================
+
+Invariants:
+- keys are computed inside the query that reads the vault, so no identifier leaves it: the
+  node labels are ``<rule>:<32 hex>``;
+- an NHS-number edge needs both a valid NHS number (the vault keeps only valid ones) and a date
+  of birth; the plain NHS-number key is never an edge on its own;
+- the rules and their order are data (``DETERMINISTIC_RULES``); the order is the precedence used
+  to say which rule linked a record.
+"""
+
+# SQL here is assembled from this package's own constants (table names, rule names, code
+# sets) and never from row values, which are always bound; hence S608 is off for the file.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
+from joinedup.model import IdentityRole
+from joinedup.sources import CONTRACTS, KeyNamespace
+
+_ISO = "'%Y-%m-%d'"
+
+
+def _key_rule(namespace: KeyNamespace, description: str) -> PersonIndexRule:
+    return PersonIndexRule(
+        name=namespace.value,
+        description=description,
+        strength=Strength.STRONG,
+        select_sql=(
+            f"SELECT record_key, '{namespace.value}:' || subject_key AS node "
+            f"FROM vault.vault__keys WHERE namespace = '{namespace.value}' "
+            "AND subject_key IS NOT NULL"
+        ),
+    )
+
+
+NHS_DOB = PersonIndexRule(
+    name="nhs_dob",
+    description="Valid NHS number and the same date of birth (MPS-style cross-check).",
+    strength=Strength.STRONG,
+    select_sql=(
+        "SELECT record_key, 'nhs_dob:' || jp_pseudonym('nhs_dob', "
+        f"nhs_number || '|' || strftime(date_of_birth, {_ISO})) AS node "
+        "FROM vault.vault__identities "
+        "WHERE nhs_number IS NOT NULL AND date_of_birth IS NOT NULL "
+        "AND regexp_full_match(nhs_number, '[0-9]{10}')"
+    ),
+)
+
+UPN = _key_rule(KeyNamespace.UPN, "The same UPN (current or former) in education or social care.")
+LA_CHILD_ID = _key_rule(
+    KeyNamespace.LA_CHILD_ID, "The same local authority child id (CIN, SSDA903, case system)."
+)
+GP_PATIENT_ID = _key_rule(KeyNamespace.GP_PATIENT_ID, "The same GP system patient id.")
+
+NAME_DOB_SEX = PersonIndexRule(
+    name="name_dob_sex",
+    description="Exactly the same normalised given name, family name, date of birth and sex.",
+    strength=Strength.GUARDED,
+    select_sql=(
+        "SELECT record_key, 'name_dob_sex:' || jp_pseudonym('name_dob_sex', "
+        "given_name_norm || '|' || family_name_norm || '|' || "
+        f"strftime(date_of_birth, {_ISO}) || '|' || sex) AS node "
+        "FROM vault.vault__identities "
+        "WHERE coalesce(given_name_norm, '') <> '' AND coalesce(family_name_norm, '') <> '' "
+        "AND date_of_birth IS NOT NULL AND sex IN ('M', 'F')"
+    ),
+)
+
+DETERMINISTIC_RULES: tuple[PersonIndexRule, ...] = (
+    NHS_DOB,
+    UPN,
+    LA_CHILD_ID,
+    GP_PATIENT_ID,
+    NAME_DOB_SEX,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeterministicStage:
+    """Runs exact rules over every identity record (``method`` deterministic-v1)."""
+
+    rules: tuple[PersonIndexRule, ...] = DETERMINISTIC_RULES
+    name: str = "deterministic-v1"
+
+    def write_edges(self, context: LinkContext) -> None:
+        for rule in self.rules:
+            if rule.select_sql is None:
+                continue
+            context.con.execute(
+                f"INSERT INTO {context.edges_table} (rule, record_key, node) "
+                f"SELECT ? AS rule, record_key, node FROM ({rule.select_sql})",
+                [rule.name],
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpineGuard:
+    """A de-duplicated register: one person should hold at most ``max_ids`` of its ids."""
+
+    source: str
+    table: str
+    id_column: str  # vault__identities column naming the person in this register
+    max_ids: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubjectTable:
+    """An event table whose rows name their subject by a key in a namespace."""
+
+    raw_table: str
+    namespace: str
+
+
+def spine_guards(max_ids: int = 1) -> tuple[SpineGuard, ...]:
+    """One guard per spine contract (school census, CSC persons, GP patients), on the first
+    table of identity records: its local id where it has one, else its UPN."""
+    guards: list[SpineGuard] = []
+    for contract in CONTRACTS:
+        if not contract.spine:
+            continue
+        table = next(t for t in contract.tables if t.identity_records)
+        roles = {c.identity for c in table.columns}
+        guards.append(
+            SpineGuard(
+                source=contract.name,
+                table=table.name,
+                id_column="local_id" if IdentityRole.LOCAL_ID in roles else "upn",
+                max_ids=max_ids,
+            )
+        )
+    return tuple(guards)
+
+
+def subject_tables() -> tuple[SubjectTable, ...]:
+    """Every event table (``raw__<source>__<table>``) with the namespace of its subject key."""
+    return tuple(
+        SubjectTable(
+            raw_table=f"raw__{contract.name}__{table.name}",
+            namespace=table.subject.namespace.value,
+        )
+        for contract in CONTRACTS
+        for table in contract.tables
+        if table.subject is not None
+    )

@@ -1,0 +1,236 @@
+"""Refresh a node: rebuild the person index and the linked store from the vault and raw tables.
+
+``refresh_node(node)`` opens ``store.duckdb``, attaches ``vault.duckdb`` read-only, builds the
+index (``link__record_person``, ``link__subject_person``, ``link__conflicts``) and every
+``store__*`` table under the suffix ``__next``, then swaps them all in and appends a row to
+``link__runs`` in one transaction. A failed refresh leaves the previous store as it was.
+
+Invariants:
+- the node's secret key is read from ``secret.key`` and held only in this session's variables;
+- ``link__runs`` rows hold the method, the rules, timings and counts, never a value;
+- progress callbacks receive step names and counts only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from joinedup.config import NodeSettings, load_node
+from joinedup.errors import ConfigError
+from joinedup.identity.secret_key import read_secret_key
+from joinedup.link.deterministic import DeterministicStage, spine_guards, subject_tables
+from joinedup.link.index import (
+    IndexResult,
+    IndexSettings,
+    build_person_index,
+    drop_pseudonym_macro,
+    install_pseudonym_macro,
+)
+from joinedup.link.stages import LinkStage
+from joinedup.store.linked import STORE_TABLES, LinkTables, build_store_tables, publish_tables
+from joinedup.store.schema import quote_identifier
+
+NEXT = "__next"
+LINK_TABLES = ("link__record_person", "link__subject_person", "link__conflicts")
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``(step name, steps done, steps in all)``."""
+
+_RUNS_DDL = (
+    "CREATE TABLE IF NOT EXISTS link__runs ("
+    "run_id VARCHAR PRIMARY KEY, method VARCHAR NOT NULL, rules VARCHAR NOT NULL, "
+    "started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, records BIGINT NOT NULL, "
+    "subject_keys BIGINT NOT NULL, persons BIGINT NOT NULL, "
+    "persons_with_records BIGINT NOT NULL, unlinked_records BIGINT NOT NULL, "
+    "edges_by_rule VARCHAR NOT NULL, records_linked_by VARCHAR NOT NULL, "
+    "size_distribution VARCHAR NOT NULL, conflicts VARCHAR NOT NULL, "
+    "guarded_keys_rejected BIGINT NOT NULL, store_rows VARCHAR NOT NULL, "
+    "empty_inputs VARCHAR NOT NULL)"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshResult:
+    run_id: str
+    index: IndexResult
+    table_counts: Mapping[str, int]
+    empty_inputs: tuple[str, ...]  # raw/ref tables not ingested yet (read as empty)
+    started_at: datetime
+    finished_at: datetime
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (counts only)."""
+        return {
+            "run_id": self.run_id,
+            "method": self.index.method,
+            "records": self.index.records,
+            "subject_keys": self.index.subject_keys,
+            "persons": self.index.persons,
+            "persons_with_records": self.index.persons_with_records,
+            "records_linked_by": dict(self.index.records_linked_by),
+            "unlinked_records": self.index.unlinked_records,
+            "edges_by_rule": dict(self.index.edges_by_rule),
+            "size_distribution": dict(self.index.size_distribution),
+            "conflicts": dict(self.index.conflicts),
+            "guarded_keys_rejected": self.index.guarded_keys_rejected,
+            "table_counts": dict(self.table_counts),
+            "empty_inputs": list(self.empty_inputs),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def default_stages() -> tuple[LinkStage, ...]:
+    return (DeterministicStage(),)
+
+
+def refresh_node(
+    node: NodeSettings | Path | str,
+    progress: ProgressCallback | None = None,
+    *,
+    stages: tuple[LinkStage, ...] | None = None,
+    max_spine_ids: int = 1,
+) -> RefreshResult:
+    """Rebuild the person index and the linked store of ``node`` (see the module docstring)."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    if not settings.vault_path.is_file():
+        raise ConfigError(
+            f"{settings.vault_path} does not exist; ingest at least one extract before refresh"
+        )
+    key = read_secret_key(settings.key_path)
+    stages = stages if stages is not None else default_stages()
+    steps = [
+        "records",
+        *(f"stage {s.name}" for s in stages),
+        "person ids",
+        *(t.name for t in STORE_TABLES),
+        "publish",
+    ]
+    done = 0
+
+    def advance(step: str) -> None:
+        nonlocal done
+        if progress is not None:
+            progress(step, done, len(steps))
+        done += 1
+
+    started_at = datetime.now(UTC)
+    t0 = time.perf_counter()
+    run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    con = duckdb.connect(str(settings.store_path))
+    try:
+        con.execute("SET enable_progress_bar = false")
+        attach_vault(con, settings.vault_path)
+        install_pseudonym_macro(con, key)
+        try:
+            index = build_person_index(
+                con,
+                IndexSettings(
+                    stages=stages,
+                    spine_guards=spine_guards(max_spine_ids),
+                    subject_tables=subject_tables(),
+                    table_suffix=NEXT,
+                ),
+                on_step=advance,
+            )
+        finally:
+            drop_pseudonym_macro(con)
+        built = build_store_tables(
+            con,
+            link=LinkTables(
+                record_person="link__record_person" + NEXT,
+                subject_person="link__subject_person" + NEXT,
+                conflicts="link__conflicts" + NEXT,
+            ),
+            suffix=NEXT,
+            on_table=advance,
+        )
+        counts, empty_inputs = built.table_counts, built.empty_inputs
+        advance("publish")
+        finished_holder: list[datetime] = []
+
+        def record_run(c: duckdb.DuckDBPyConnection) -> None:
+            finished = datetime.now(UTC)
+            finished_holder.append(finished)
+            _record_run(c, run_id, index, counts, empty_inputs, started_at, finished)
+
+        publish_tables(con, [*LINK_TABLES, *(t.name for t in STORE_TABLES)], NEXT, also=record_run)
+        if progress is not None:
+            progress("done", len(steps), len(steps))
+    except BaseException:
+        _drop_staged(con)
+        raise
+    finally:
+        con.close()
+    return RefreshResult(
+        run_id=run_id,
+        index=index,
+        table_counts=counts,
+        empty_inputs=empty_inputs,
+        started_at=started_at,
+        finished_at=finished_holder[0],
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def attach_vault(con: duckdb.DuckDBPyConnection, vault_path: Path) -> None:
+    """Attach the vault read-only as ``vault`` (ATTACH takes no bound parameter, so the path,
+    which is configuration and never a row value, is written as an escaped literal)."""
+    literal = "'" + str(vault_path).replace("'", "''") + "'"
+    con.execute(f"ATTACH {literal} AS vault (READ_ONLY)")
+
+
+def _record_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    index: IndexResult,
+    counts: Mapping[str, int],
+    empty_inputs: tuple[str, ...],
+    started_at: datetime,
+    finished_at: datetime,
+) -> None:
+    con.execute(_RUNS_DDL)
+    rules = [
+        {"name": r.name, "strength": r.strength.value, "description": r.description}
+        for r in index.rules
+    ]
+    con.execute(
+        "INSERT INTO link__runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            index.method,
+            json.dumps(rules),
+            started_at.replace(tzinfo=None),
+            finished_at.replace(tzinfo=None),
+            index.records,
+            index.subject_keys,
+            index.persons,
+            index.persons_with_records,
+            index.unlinked_records,
+            json.dumps(dict(index.edges_by_rule)),
+            json.dumps(dict(index.records_linked_by)),
+            json.dumps(dict(index.size_distribution)),
+            json.dumps(dict(index.conflicts)),
+            index.guarded_keys_rejected,
+            json.dumps(dict(counts)),
+            json.dumps(list(empty_inputs)),
+        ],
+    )
+
+
+def _drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        for name in [*LINK_TABLES, *(t.name for t in STORE_TABLES)]:
+            con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name + NEXT)}")
+    except duckdb.Error:
+        pass  # the original error matters more; staged tables are replaced on the next run
