@@ -9,3 +9,7 @@ def register(app: typer.Typer) -> None:
     if getattr(app, "_joinedup_registered", False):
         return
     app._joinedup_registered = True  # type: ignore[attr-defined]
+    from joinedup.cli import node, source
+
+    app.add_typer(node.app, name="node")
+    app.add_typer(source.app, name="source")

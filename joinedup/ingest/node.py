@@ -74,6 +74,8 @@ def init_node(folder: Path | str, *, name: str | None = None) -> NodeSettings:
         )
     created_folder = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
+    if created_folder:
+        root.chmod(0o700)  # the vault's write-ahead log lands here too
     made: list[Path] = []
     try:
         settings = write_node_file(root, name or root.name)
@@ -87,6 +89,7 @@ def init_node(folder: Path | str, *, name: str | None = None) -> NodeSettings:
             made.append(path)
             with duckdb.connect(str(path)) as con:
                 create(con)
+            path.chmod(0o600)
         with NodeSession(settings) as session:
             create_contract_tables(session, CONTRACTS)
     except BaseException:

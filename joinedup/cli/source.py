@@ -1,0 +1,182 @@
+"""``joinedup source``: list the source contracts and load extracts into a node."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from joinedup.config import load_node
+from joinedup.errors import UsageError
+from joinedup.ingest import IngestResult, ingest_dir, ingest_file
+from joinedup.sources import CONTRACTS
+
+app = typer.Typer(
+    help="Source contracts, and loading agency extracts into a node.", no_args_is_help=True
+)
+console = Console()
+err_console = Console(stderr=True)
+
+NodeArg = Annotated[Path, typer.Argument(help="The node folder (made by: joinedup node init).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The date plausible-date checks run against, YYYY-MM-DD (default: today).",
+    ),
+]
+EXIT_INVALID_INPUT = 5
+
+
+def _parse_as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of must be a date as YYYY-MM-DD (got {value!r})") from None
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def report(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        yield report
+
+
+def _render(results: Sequence[IngestResult], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps([r.to_dict() for r in results]))
+        return
+    table = Table(title="Ingest", show_lines=False)
+    for heading in ("source", "table", "status", "read", "accepted", "quarantined", "flagged"):
+        justify = "right" if heading in ("read", "accepted", "quarantined", "flagged") else "left"
+        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        table.add_row(
+            r.source,
+            "(file)",
+            r.status,
+            str(r.read),
+            str(r.accepted),
+            str(r.quarantined),
+            str(r.flagged),
+            style="bold",
+        )
+        for t in r.tables:
+            table.add_row(
+                "", t.table, "", str(t.read), str(t.accepted), str(t.quarantined), str(t.flagged)
+            )
+    console.print(table)
+    for r in results:
+        if r.error:
+            err_console.print(f"[red]{r.source}:[/] {r.error}", markup=True, highlight=False)
+
+
+def _exit_for(results: Sequence[IngestResult]) -> None:
+    failed = [r for r in results if r.is_failure]
+    if failed:
+        err_console.print(
+            f"{len(failed)} extract(s) rejected or with every row quarantined: "
+            + ", ".join(r.source for r in failed)
+        )
+        raise typer.Exit(code=EXIT_INVALID_INPUT)
+
+
+@app.command("list")
+def list_sources(json_output: JsonOpt = False) -> None:
+    """List the source contracts in ingest order, with the file each expects."""
+    if json_output:
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "title": c.title,
+                        "agency": c.agency.value,
+                        "format": c.format.value,
+                        "file": c.file_name,
+                        "tables": [t.name for t in c.tables],
+                    }
+                    for c in CONTRACTS
+                ]
+            )
+        )
+        return
+    table = Table(title="Source contracts (in ingest order)")
+    for heading in ("source", "title", "agency", "format", "file", "tables"):
+        table.add_column(heading)
+    for c in CONTRACTS:
+        table.add_row(
+            c.name,
+            c.title,
+            c.agency.value,
+            c.format.value,
+            c.file_name,
+            ", ".join(t.name for t in c.tables),
+        )
+    console.print(table)
+
+
+@app.command("ingest")
+def ingest(
+    node: NodeArg,
+    source: Annotated[str, typer.Argument(help="The source name (see: joinedup source list).")],
+    file: Annotated[
+        Path, typer.Argument(help="The extract: its CSV file, its folder of CSVs, or the XML.")
+    ],
+    json_output: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Check one extract against its contract and load it into the node."""
+    settings = load_node(node)
+    today = _parse_as_of(as_of)
+    with _progress(not json_output) as report:
+        result = ingest_file(settings, source, file, report, today=today)
+    _render([result], json_output)
+    _exit_for([result])
+
+
+@app.command("ingest-dir")
+def ingest_directory(
+    node: NodeArg,
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder of extracts named as the contracts expect (reference first)."
+        ),
+    ],
+    json_output: JsonOpt = False,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Load every extract found in a folder, in the contracts' order (reference data first)."""
+    settings = load_node(node)
+    today = _parse_as_of(as_of)
+    with _progress(not json_output) as report:
+        results = ingest_dir(settings, directory, report, today=today)
+    _render(results, json_output)
+    _exit_for(results)
