@@ -9,7 +9,9 @@ def register(app: typer.Typer) -> None:
     if getattr(app, "_joinedup_registered", False):
         return
     app._joinedup_registered = True  # type: ignore[attr-defined]
-    from joinedup.cli import node, source
+    from joinedup.cli import node, refresh, source
+
+    del refresh  # importing it adds `node refresh` to the node group
 
     app.add_typer(node.app, name="node")
     app.add_typer(source.app, name="source")

@@ -1,0 +1,101 @@
+"""``joinedup node refresh``: rebuild a node's person index and linked store.
+
+Adds the ``refresh`` command to the ``node`` group (``joinedup.cli.node.app``); importing this
+module is what registers it (``joinedup.cli.commands`` does).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from joinedup.cli.node import app as node_app
+from joinedup.config import load_node
+from joinedup.link import RefreshResult, refresh_node
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@node_app.command("refresh")
+def refresh(
+    node: Annotated[Path, typer.Argument(help="The node folder (made by: joinedup node init).")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+    ] = False,
+    max_spine_ids: Annotated[
+        int,
+        typer.Option(
+            "--max-spine-ids",
+            min=1,
+            help="How many ids of one spine register (school census, GP, case system) one "
+            "person may hold before a guarded link into it is refused.",
+        ),
+    ] = 1,
+) -> None:
+    """Rebuild the person index and the linked store from the vault and raw tables (atomic)."""
+    settings = load_node(node)
+    if json_output:
+        result = refresh_node(settings, max_spine_ids=max_spine_ids)
+        console.print_json(json.dumps(result.as_dict()))
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        result = refresh_node(settings, report, max_spine_ids=max_spine_ids)
+    _render(result)
+
+
+def _render(result: RefreshResult) -> None:
+    index = result.index
+    console.print(
+        f"Refreshed in {result.seconds:.1f} s (run {result.run_id}, {index.method}): "
+        f"[bold]{index.persons:,}[/] persons from {index.records:,} identity records and "
+        f"{index.subject_keys:,} subject keys"
+    )
+    rules = Table(title="Person index: records linked to another record, by best rule")
+    rules.add_column("rule")
+    rules.add_column("records", justify="right")
+    rules.add_column("edges", justify="right")
+    for name, count in index.records_linked_by.items():
+        edges = index.edges_by_rule.get(name)
+        rules.add_row(name, f"{count:,}", "" if edges is None else f"{edges:,}")
+    console.print(rules)
+    sizes = Table(title="Records per person")
+    sizes.add_column("records")
+    sizes.add_column("persons", justify="right")
+    for bucket, count in index.size_distribution.items():
+        sizes.add_row(bucket, f"{count:,}")
+    console.print(sizes)
+    if index.conflicts or index.guarded_keys_rejected:
+        console.print(
+            f"Over-merge guard: {index.guarded_keys_rejected:,} guarded keys refused; flagged "
+            "persons: " + (", ".join(f"{k} {v:,}" for k, v in index.conflicts.items()) or "none")
+        )
+    tables = Table(title="Linked store")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name, count in result.table_counts.items():
+        tables.add_row(name, f"{count:,}")
+    console.print(tables)
+    if result.empty_inputs:
+        console.print(
+            f"{len(result.empty_inputs)} raw or reference tables not ingested yet were read as "
+            "empty: " + ", ".join(result.empty_inputs)
+        )
