@@ -19,6 +19,8 @@ rule                  strength   key node
 ====================  =========  ============================================================
 
 Invariants:
+- rules read ``link_identities`` and ``link_keys``: the vault's ``vault__identities`` and
+  ``vault__keys`` narrowed to the batches in use (the latest complete extract of each source);
 - keys are computed inside the query that reads the vault, so no identifier leaves it: the
   node labels are ``<rule>:<32 hex>``;
 - an NHS-number edge needs both a valid NHS number (the vault keeps only valid ones) and a date
@@ -49,7 +51,7 @@ def _key_rule(namespace: KeyNamespace, description: str) -> PersonIndexRule:
         strength=Strength.STRONG,
         select_sql=(
             f"SELECT record_key, '{namespace.value}:' || subject_key AS node "
-            f"FROM vault.vault__keys WHERE namespace = '{namespace.value}' "
+            f"FROM link_keys WHERE namespace = '{namespace.value}' "
             "AND subject_key IS NOT NULL"
         ),
     )
@@ -62,7 +64,7 @@ NHS_DOB = PersonIndexRule(
     select_sql=(
         "SELECT record_key, 'nhs_dob:' || jp_pseudonym('nhs_dob', "
         f"nhs_number || '|' || strftime(date_of_birth, {_ISO})) AS node "
-        "FROM vault.vault__identities "
+        "FROM link_identities "
         "WHERE nhs_number IS NOT NULL AND date_of_birth IS NOT NULL "
         "AND regexp_full_match(nhs_number, '[0-9]{10}')"
     ),
@@ -82,7 +84,7 @@ NAME_DOB_SEX = PersonIndexRule(
         "SELECT record_key, 'name_dob_sex:' || jp_pseudonym('name_dob_sex', "
         "given_name_norm || '|' || family_name_norm || '|' || "
         f"strftime(date_of_birth, {_ISO}) || '|' || sex) AS node "
-        "FROM vault.vault__identities "
+        "FROM link_identities "
         "WHERE coalesce(given_name_norm, '') <> '' AND coalesce(family_name_norm, '') <> '' "
         "AND date_of_birth IS NOT NULL AND sex IN ('M', 'F')"
     ),

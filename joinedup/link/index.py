@@ -74,6 +74,8 @@ class IndexSettings:
     subject_tables: tuple[SubjectTable, ...]
     max_nhs_numbers: int = 1
     table_suffix: str = ""  # e.g. "__next" while a refresh builds new tables
+    # the vault batches to index (the latest complete extract of each source); None: all
+    batch_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,10 +170,11 @@ def build_person_index(
     is_strong = np.array([r.strength is Strength.STRONG for r in rules], dtype=bool)
 
     step("records")
+    _narrow_to_batches(con, settings.batch_ids)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE link_records AS "
         "SELECT (row_number() OVER (ORDER BY record_key) - 1)::BIGINT AS rid, "
-        "record_key, source, table_name FROM vault.vault__identities"
+        "record_key, source, table_name FROM link_identities"
     )
     n_records = _count(con, "link_records")
     con.execute(
@@ -252,6 +255,26 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def _narrow_to_batches(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str] | None) -> None:
+    """Views ``link_identities`` and ``link_keys`` over the vault, limited to ``batch_ids``."""
+    if batch_ids is None:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW link_identities AS SELECT * FROM vault.vault__identities"
+        )
+        con.execute("CREATE OR REPLACE TEMP VIEW link_keys AS SELECT * FROM vault.vault__keys")
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE link_batches (batch_id VARCHAR)")
+    con.executemany("INSERT INTO link_batches VALUES (?)", [[b] for b in batch_ids])
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW link_identities AS SELECT * FROM vault.vault__identities "
+        "WHERE batch_id IN (SELECT batch_id FROM link_batches)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW link_keys AS SELECT k.* FROM vault.vault__keys k "
+        "JOIN link_identities i USING (record_key)"
+    )
+
+
 def _collect_subject_nodes(con: duckdb.DuckDBPyConnection, tables: Sequence[SubjectTable]) -> None:
     """Key nodes for every subject key an event table uses, linked to records or not."""
     parts = [
@@ -273,7 +296,7 @@ def _collect_guard_attributes(con: duckdb.DuckDBPyConnection, settings: IndexSet
     con.execute("INSERT INTO link_guard_limits VALUES ('nhs', ?)", [settings.max_nhs_numbers])
     parts = [
         "SELECT r.rid, 'nhs' AS kind, dense_rank() OVER (ORDER BY i.nhs_number) AS value "
-        "FROM vault.vault__identities i JOIN link_records r USING (record_key) "
+        "FROM link_identities i JOIN link_records r USING (record_key) "
         "WHERE i.nhs_number IS NOT NULL"
     ]
     for guard in settings.spine_guards:
@@ -282,7 +305,7 @@ def _collect_guard_attributes(con: duckdb.DuckDBPyConnection, settings: IndexSet
         column = {"local_id": "local_id", "upn": "upn"}[guard.id_column]
         parts.append(
             f"SELECT r.rid, '{kind}' AS kind, dense_rank() OVER (ORDER BY i.{column}) AS value "
-            "FROM vault.vault__identities i JOIN link_records r USING (record_key) "
+            "FROM link_identities i JOIN link_records r USING (record_key) "
             f"WHERE i.source = '{guard.source}' AND i.table_name = '{guard.table}' "
             f"AND i.{column} IS NOT NULL"
         )

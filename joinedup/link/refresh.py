@@ -35,7 +35,14 @@ from joinedup.link.index import (
     install_pseudonym_macro,
 )
 from joinedup.link.stages import LinkStage
-from joinedup.store.linked import STORE_TABLES, LinkTables, build_store_tables, publish_tables
+from joinedup.store.linked import (
+    STORE_TABLES,
+    LinkTables,
+    build_store_tables,
+    current_batches,
+    publish_tables,
+    read_current_batches,
+)
 from joinedup.store.schema import quote_identifier
 
 NEXT = "__next"
@@ -131,6 +138,8 @@ def refresh_node(
     try:
         con.execute("SET enable_progress_bar = false")
         attach_vault(con, settings.vault_path)
+        batches = current_batches(con)
+        read_current_batches(con, batches)
         install_pseudonym_macro(con, key)
         try:
             index = build_person_index(
@@ -140,6 +149,7 @@ def refresh_node(
                     spine_guards=spine_guards(max_spine_ids),
                     subject_tables=subject_tables(),
                     table_suffix=NEXT,
+                    batch_ids=batches,
                 ),
                 on_step=advance,
             )

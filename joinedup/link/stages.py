@@ -39,7 +39,8 @@ class PersonIndexRule:
     """One way of saying "these records are the same person".
 
     ``select_sql`` (deterministic rules only) is a query returning ``record_key, node`` pairs;
-    it may call the temporary macro ``jp_pseudonym(kind, value)`` and read ``vault.*`` tables.
+    it may call the temporary macro ``jp_pseudonym(kind, value)`` and read the views
+    ``link_identities`` and ``link_keys`` (the vault's tables, current batches only).
     """
 
     name: str

@@ -744,6 +744,40 @@ def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def current_batches(con: duckdb.DuckDBPyConnection) -> tuple[str, ...] | None:
+    """The latest complete batch of each source (an extract is a full snapshot, so a newer one
+    replaces the older), or None when the store has no ``ingest__batches`` (read every row)."""
+    if "ingest__batches" not in _existing_tables(con):
+        return None
+    rows = con.execute(
+        "SELECT arg_max(batch_id, started_at) FROM ingest__batches WHERE status = 'complete' "
+        "GROUP BY source ORDER BY 1"
+    ).fetchall()
+    return tuple(str(r[0]) for r in rows)
+
+
+def read_current_batches(con: duckdb.DuckDBPyConnection, batch_ids: Sequence[str] | None) -> None:
+    """Make the unqualified name of every ``raw__*`` table read only ``batch_ids``' rows.
+
+    Temporary views of the same names shadow the tables for this connection only; the tables
+    themselves are untouched. With ``batch_ids`` None nothing is shadowed.
+    """
+    if batch_ids is None:
+        return
+    row = con.execute("SELECT current_database()").fetchone()
+    database = quote_identifier(str(row[0])) if row else "main"
+    con.execute("CREATE OR REPLACE TEMP TABLE store_current_batches (batch_id VARCHAR)")
+    con.executemany("INSERT INTO store_current_batches VALUES (?)", [[b] for b in batch_ids])
+    for name in sorted(_existing_tables(con)):
+        if not name.startswith("raw__"):
+            continue
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote_identifier(name)} AS SELECT * FROM "
+            f"{database}.main.{quote_identifier(name)} "
+            "WHERE batch_id IN (SELECT batch_id FROM store_current_batches)"
+        )
+
+
 def provide_missing_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create an empty temporary stand-in for every raw or ref table not yet ingested.
 
