@@ -84,7 +84,7 @@ MACROS: tuple[tuple[str, str], ...] = (
     (
         "is_valid_uprn(v)",
         "coalesce(regexp_full_match(trim(v), '[0-9]{1,12}') "
-        "AND CAST(trim(v) AS BIGINT) > 0, false)",
+        "AND try_cast(trim(v) AS BIGINT) > 0, false)",
     ),
 )
 

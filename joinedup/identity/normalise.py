@@ -103,5 +103,6 @@ def register_normalise_name_function(con: duckdb.DuckDBPyConnection) -> None:
         [VARCHAR],
         VARCHAR,
         type=PythonUDFType.ARROW,
+        null_handling=FunctionNullHandling.SPECIAL,  # a name of no letters becomes NULL
         side_effects=False,
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 
@@ -98,6 +98,13 @@ def typed_sql(column: ColumnSpec, expr: str) -> tuple[str, str]:
     return expr, "VARCHAR"
 
 
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
 def _column_checks(column: ColumnSpec, today: date, ids: itertools.count[int]) -> list[CheckRule]:
     v = quote_identifier(column.name)
     checks: list[tuple[str, str, str]] = []  # rule, message, failure SQL
@@ -115,7 +122,7 @@ def _column_checks(column: ColumnSpec, today: date, ids: itertools.count[int]) -
         )
         is_birth = column.identity is IdentityRole.DATE_OF_BIRTH
         earliest = EARLIEST_BIRTH if is_birth else PLAUSIBLE_EARLIEST
-        latest = today if is_birth else today + timedelta(days=366)
+        latest = today if is_birth else _one_year_after(today)
         checks.append(
             (
                 "implausible_date",
@@ -159,6 +166,7 @@ def _column_checks(column: ColumnSpec, today: date, ids: itertools.count[int]) -
         )
     if column.minimum is not None or column.maximum is not None:
         number = f"try_cast({v} AS DOUBLE)"
+        shape = _INTEGER if kind is ColumnKind.INTEGER else _DECIMAL
         parts = []
         bounds = []
         if column.minimum is not None:
@@ -167,7 +175,9 @@ def _column_checks(column: ColumnSpec, today: date, ids: itertools.count[int]) -
         if column.maximum is not None:
             parts.append(f"{number} > {float(column.maximum)!r}")
             bounds.append(f"above {column.maximum:g}")
-        checks.append(("range", f"out of range ({' or '.join(bounds)})", " OR ".join(parts)))
+        # only a value of the right type can be out of range (a type failure is reported once)
+        failure = f"regexp_full_match({v}, '{shape}') AND ({' OR '.join(parts)})"
+        checks.append(("range", f"out of range ({' or '.join(bounds)})", failure))
     rules = []
     for rule, message, failure in checks:
         guarded = failure if rule == "required" else f"{v} IS NOT NULL AND ({failure})"

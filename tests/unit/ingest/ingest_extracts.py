@@ -123,8 +123,10 @@ def write_table(path: Path, table: TableSpec, rows: Sequence[Mapping[str, str]])
     return write_csv(path, names, [[row.get(n, "") for n in names] for row in rows])
 
 
-def write_cin_xml(path: Path, contract: SourceContract, children: Sequence[Mapping[str, object]]) -> Path:
-    """Write a CIN XML: each child is {"child": Row, "details": [(Row, [assess Row], [cpp Row])]}."""
+def write_cin_xml(
+    path: Path, contract: SourceContract, children: Sequence[Mapping[str, object]]
+) -> Path:
+    """Write a CIN XML; a child is {"child": Row, "details": [(Row, [Row], [Row])]}."""
 
     def leaves(row: Mapping[str, str], skip: tuple[str, ...]) -> str:
         return "".join(
