@@ -10,8 +10,8 @@ written row.
 
 Invariants:
 - every identity value written (LA child id aside) comes from ``recorded``, never from
-  ``people``; where a statutory return requires a value the recorded view lacks (903 sex and date
-  of birth), the true value stands in, as the LA would hold it for a looked-after child;
+  ``people``; where a statutory return requires a value the recorded view lacks (CIN and 903
+  date of birth, 903 sex), the true value stands in, as the LA would hold it;
 - the census year ends on the 31 March before ``as_of`` and starts the 1 April a year earlier;
 - every child in need (``is_cin`` or ``is_cla``) under 18 at the start of the census year has one
   ``<Child>``; every looked-after child has one 903 header row; every ``<Child>`` has a
@@ -591,7 +591,7 @@ def simulate_social_care(
                 "UPNunknown": None
                 if upn
                 else _upn_unknown_code(dob, year, unborn=unborn, nfa_only=nfa_only),
-                "PersonBirthDate": None if unborn else (_to_date(r["dob"]) or None),
+                "PersonBirthDate": None if unborn else (_to_date(r["dob"]) or dob),
                 "ExpectedPersonBirthDate": (dob + _days(rng, -10, 10)) if unborn else None,
                 "Sex": "U" if unborn else recorded_sex,
                 "PersonDeathDate": None,
