@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from joinedup.simulate.extract_files import BuiltTable
+from joinedup.simulate.frames import objects
 from joinedup.simulate.geography import District
 from joinedup.simulate.population import academic_year_start
 from joinedup.sources.education import ELG_CODES
@@ -86,7 +87,7 @@ def build_school_census(
     ethnicity[rng.random(n) < 0.01] = "REFU"
     true_family = pupils["family_name"].to_numpy(dtype=object)
     rec_family = rec["family_name"].to_numpy(dtype=object)
-    former = rec["former_family_name"].to_numpy(dtype=object, na_value=None)
+    former = objects(rec["former_family_name"])
     formersurname = np.where(pd.notna(former) & (former != rec_family), former, None)
     preferred = np.where(
         pd.notna(former) & (rec_family == former) & (true_family != rec_family), true_family, None
@@ -122,15 +123,15 @@ def build_school_census(
     roll_ids = np.concatenate([ids, ids[sub]])
     # Addresses: the recorded UPRN/postcode with the property's number and street.
     props = addresses.drop_duplicates("uprn").set_index("uprn")
-    uprn = rec["uprn"].to_numpy(dtype=object, na_value=None)
+    uprn = objects(rec["uprn"])
     known = props.reindex(uprn)
     addr = pd.DataFrame(
         {
             "upn": rec["upn"].to_numpy(),
             "uniquepropertyreferencenumber": uprn,
-            "paon": known["paon"].to_numpy(dtype=object, na_value=None),
-            "street": known["street"].to_numpy(dtype=object, na_value=None),
-            "town": known["town"].to_numpy(dtype=object, na_value=None),
+            "paon": objects(known["paon"]),
+            "street": objects(known["street"]),
+            "town": objects(known["town"]),
             "postcode": rec["postcode"].to_numpy(),
         }
     )

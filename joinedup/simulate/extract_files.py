@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from joinedup.simulate.frames import objects
 from joinedup.sources.contract import ColumnKind, SourceContract, SourceFormat, TableSpec
 
 TRUTH_COLUMNS = ("source", "table", "row_number", "person_id")
@@ -30,21 +32,19 @@ class BuiltTable:
     person_ids: npt.NDArray[np.object_]
 
 
-def _as_text(series: pd.Series, kind: ColumnKind, date_format: str) -> pa.Array:
+def _as_text(series: pd.Series[Any], kind: ColumnKind, date_format: str) -> pa.Array:
     if kind in (ColumnKind.DATE, ColumnKind.DATETIME):
         values = pd.to_datetime(series)
         text = values.dt.strftime(date_format)
-        return pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+        return pa.array(objects(text), type=pa.string())
     if kind is ColumnKind.DECIMAL:
         nums = pd.to_numeric(series).astype("Float64")
         text = nums.map(lambda v: f"{v:.1f}", na_action="ignore")
-        return pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+        return pa.array(objects(text), type=pa.string())
     if kind is ColumnKind.INTEGER:
         nums = pd.to_numeric(series).astype("Int64")
-        return pa.array(
-            nums.astype("string").to_numpy(dtype=object, na_value=None), type=pa.string()
-        )
-    values = series.to_numpy(dtype=object, na_value=None)
+        return pa.array(objects(nums.astype("string")), type=pa.string())
+    values = objects(series)
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 

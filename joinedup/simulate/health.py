@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from joinedup.simulate.extract_files import BuiltTable
+from joinedup.simulate.frames import objects
 from joinedup.simulate.geography import District
 from joinedup.simulate.population import academic_year_start
 from joinedup.sources.health import ASQ_DOMAINS
@@ -73,7 +74,7 @@ def nhs_sex(sex: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
 def nhs_ethnic(
     ethnicity: npt.NDArray[np.object_], rng: np.random.Generator
 ) -> npt.NDArray[np.object_]:
-    out = pd.Series(ethnicity).map(_DFE_TO_NHS_ETHNIC).to_numpy(dtype=object, na_value=None)
+    out = objects(pd.Series(ethnicity).map(_DFE_TO_NHS_ETHNIC))
     r = rng.random(len(out))
     out[r < 0.06] = "Z"
     out[(r >= 0.06) & (r < 0.12)] = None
@@ -250,7 +251,7 @@ def build_gp(
             "practice_code": practice,
             "registration_start": start.astype("datetime64[ns]"),
             "registration_end": end.astype("datetime64[ns]"),
-            "ethnic_category": person_ethnic.reindex(pid).to_numpy(dtype=object, na_value=None),
+            "ethnic_category": objects(person_ethnic.reindex(pid)),
         }
     )
     events = _gp_events(registered, patients, pid, as_of, rng)

@@ -94,25 +94,23 @@ def make_upns(
     n = len(laestab)
     if n == 0:
         return np.array([], dtype="U13")
-    key = laestab.astype(np.int64) * 100 + (year_allocated % 100)
+    key = (laestab.astype(np.int64) * 100 + (year_allocated % 100)) * 2 + temporary
     order = np.lexsort((rng.random(n), key))
     sorted_key = key[order]
-    starts = np.r_[0, np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1]
-    run_id = np.cumsum(np.r_[False, sorted_key[1:] != sorted_key[:-1]])
-    serial_sorted = np.arange(n) - starts[run_id]
+    new_run = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    starts = np.flatnonzero(new_run)
+    run_id = np.cumsum(new_run) - 1
     serial = np.empty(n, dtype=np.int64)
-    serial[order] = serial_sorted
+    serial[order] = np.arange(n) - starts[run_id]
     # More than 1,000 pupils in one (school, year) spill into the year digits' neighbour.
-    year2 = (year_allocated + serial // 1000) % 100
-    serial = serial % 1000
-    bodies = np.char.add(
-        np.char.add(laestab.astype(str), np.char.zfill(year2.astype(str), 2)),
-        np.char.zfill(serial.astype(str), 3),
+    year2 = (year_allocated + serial // np.where(temporary, 2300, 1000)) % 100
+    head = np.char.add(laestab.astype(str), np.char.zfill(year2.astype(str), 2))
+    permanent_tail = np.char.zfill((serial % 1000).astype(str), 3)
+    # Temporary UPNs: two digits and a letter, numbered apart from the permanent ones.
+    temp_tail = np.char.add(
+        np.char.zfill((serial % 100).astype(str), 2), _UPN_ALPHABET[(serial // 100) % 23]
     )
-    if temporary.any():
-        letters = _UPN_ALPHABET[rng.integers(0, len(_UPN_ALPHABET), size=n)]
-        trimmed = np.array([b[:11] for b in bodies])
-        bodies = np.where(temporary, np.char.add(trimmed, letters), bodies)
+    bodies = np.char.add(head, np.where(temporary, temp_tail, permanent_tail))
     upns = np.char.add(upn_check_letters(bodies), bodies)
     for value in upns[:5]:
         assert upn_check_letter(value[1:]) == value[0]

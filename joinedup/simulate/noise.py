@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from joinedup.simulate.frames import objects
 from joinedup.simulate.identifiers import break_nhs_numbers, break_upns, upn_check_letters
 from joinedup.simulate.names import GIVEN_NAMES, SURNAMES, TRANSLITERATIONS
 
@@ -188,9 +189,9 @@ def record_identities(
         return rng.random(n) < np.clip(rate * scale * mult, 0.0, 0.95)
 
     given = people["given_name"].to_numpy(dtype=object).copy()
-    middle = people["middle_names"].to_numpy(dtype=object, na_value=None).copy()
+    middle = objects(people["middle_names"]).copy()
     family = people["family_name"].to_numpy(dtype=object).copy()
-    former = people["former_family_name"].to_numpy(dtype=object, na_value=None).copy()
+    former = objects(people["former_family_name"]).copy()
     r = rng.random((n, 4))
 
     # Names.
@@ -291,7 +292,7 @@ def record_identities(
     # UPN.
     upn = np.full(n, None, dtype=object)
     if source in SOURCES_WITH_UPN:
-        upn = people["upn"].to_numpy(dtype=object, na_value=None).copy()
+        upn = objects(people["upn"]).copy()
         has = pd.notna(upn)
         temp = hit(knobs.upn_temporary) & has
         if temp.any():

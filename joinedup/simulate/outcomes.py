@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from joinedup.simulate.frames import objects
 from joinedup.simulate.geography import District
-from joinedup.simulate.logistic import calibrate_intercept, draw_logistic
+from joinedup.simulate.logistic import calibrate_intercept, draw_logistic, fit_logistic
 from joinedup.simulate.names import SURNAMES
 
 BoolArray = npt.NDArray[np.bool_]
@@ -312,7 +313,7 @@ def add_outcomes(
     to_special = ehcp & ~spld & (rng.random(n) < 0.35) & on_roll
     if len(special):
         moved = special[rng.integers(0, len(special), size=int(to_special.sum()))]
-        urns = people["school_urn"].to_numpy(dtype=object, na_value=None)
+        urns = objects(people["school_urn"])
         urns[to_special] = moved
         people["school_urn"] = pd.array(urns, dtype="Int64")
 
@@ -412,3 +413,44 @@ def add_outcomes(
         ],
         "spld_school_effects": {int(u): round(float(np.exp(v)), 4) for u, v in spld_eff.items()},
     }
+
+
+def _design(
+    frame: pd.DataFrame, terms: tuple[str, ...]
+) -> tuple[npt.NDArray[np.float64], list[str]]:
+    """Intercept plus one column per term; ``C(x)`` expands to dummies (last level reference)."""
+    columns: list[npt.NDArray[np.float64]] = [np.ones(len(frame))]
+    names = ["intercept"]
+    for term in terms:
+        if term.startswith("C(") and term.endswith(")"):
+            col = term[2:-1]
+            values = frame[col].to_numpy()
+            levels = sorted(pd.unique(values).tolist())
+            for level in levels[:-1]:
+                columns.append((values == level).astype(np.float64))
+                names.append(f"{col}={level}")
+        else:
+            columns.append(frame[term].to_numpy(dtype=np.float64))
+            names.append(term)
+    return np.column_stack(columns), names
+
+
+def estimate_effect(effect: PlantedEffect, people: pd.DataFrame) -> float:
+    """Estimate one planted effect from the truth people table, as ``effect`` specifies it.
+
+    Odds ratios come from a logistic regression of the outcome on the exposure and covariates
+    within the population; prevalences are the outcome's mean. Ranges are planted constants
+    (read them from ``effects.json``) and raise ``ValueError``.
+    """
+    pop = people if effect.population is None else people[people[effect.population].astype(bool)]
+    y = pop[effect.outcome].astype(bool).to_numpy()
+    if effect.measure == "prevalence":
+        return float(y.mean())
+    if effect.measure != "odds_ratio" or effect.exposure is None:
+        raise ValueError(f"effect {effect.name} cannot be estimated from the people table")
+    terms = effect.covariates
+    if "=" not in effect.exposure:
+        terms = (effect.exposure, *terms)
+    x, names = _design(pop, terms)
+    beta, _ = fit_logistic(x, y)
+    return float(np.exp(beta[names.index(effect.exposure)]))
