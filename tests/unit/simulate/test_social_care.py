@@ -405,3 +405,27 @@ def test_missing_spells_lie_inside_care_and_the_year(
                 if p[0] <= start and (p[1] is None or end < p[1])  # type: ignore[operator]
             ]
             assert len(inside) == 1, child
+
+
+def test_runs_on_the_real_population_and_noise_modules(tmp_path: Path) -> None:
+    from joinedup.simulate.geography import make_district as make_places
+    from joinedup.simulate.noise import NoiseKnobs, record_identities
+    from joinedup.simulate.outcomes import add_outcomes
+    from joinedup.simulate.population import make_population
+
+    streams = np.random.default_rng(77).spawn(5)
+    places = make_places(5000, streams[0])
+    people, addresses, _ = make_population(5000, places, AS_OF, streams[1])
+    add_outcomes(people, places, streams[2])
+    recorded = record_identities(
+        people, addresses, source="csc", knobs=NoiseKnobs(), rng=streams[3]
+    )
+    result = simulate_social_care(
+        people, recorded, as_of=AS_OF, rng=streams[4], knobs=SocialCareKnobs()
+    )
+    truth = write_social_care(result, tmp_path)
+    assert not truth.duplicated(["source", "table", "row_number"]).any()
+    assert set(truth["person_id"]) <= set(people["person_id"])
+    assert 200 <= len(result.cin.children) / len(people) * 1e4 <= 450
+    persons = result.persons.set_index("person_id")
+    assert (persons["pers_surname"] == recorded.loc[persons.index, "family_name"]).all()
