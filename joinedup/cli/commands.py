@@ -15,3 +15,6 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(node.app, name="node")
     app.add_typer(source.app, name="source")
+    from joinedup.cli.simulate import simulate_command
+
+    app.command("simulate")(simulate_command)
