@@ -26,7 +26,7 @@ from joinedup.link.index import (
     drop_pseudonym_macro,
     install_pseudonym_macro,
 )
-from joinedup.link.quality import LinkageScore, score_against_truth
+from joinedup.link.quality import LinkageScore, score_against_truth, score_node_against_truth
 from joinedup.link.refresh import RefreshResult, refresh_node
 from joinedup.link.stages import LinkContext, LinkStage, PersonIndexRule, Strength
 
@@ -48,6 +48,7 @@ __all__ = [
     "install_pseudonym_macro",
     "refresh_node",
     "score_against_truth",
+    "score_node_against_truth",
     "spine_guards",
     "subject_tables",
 ]

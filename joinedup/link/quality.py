@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from joinedup.config import NodeSettings
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkageScore:
@@ -82,3 +84,15 @@ def score_against_truth(
         true_pairs=int(row[3]),
         true_positive_pairs=int(row[4]),
     )
+
+
+def score_node_against_truth(node: NodeSettings, truth_csv: Path) -> LinkageScore:
+    """Score a node's current person index against a simulator's ``truth/person_map.csv``."""
+    from joinedup.link.refresh import attach_vault
+
+    con = duckdb.connect(str(node.store_path), read_only=True)
+    try:
+        attach_vault(con, node.vault_path)
+        return score_against_truth(con, truth_csv)
+    finally:
+        con.close()
