@@ -10,11 +10,12 @@ def register(app: typer.Typer) -> None:
         return
     app._joinedup_registered = True  # type: ignore[attr-defined]
     from joinedup.cli import node, refresh, source
+    from joinedup.cli.demo import demo_command
+    from joinedup.cli.simulate import simulate_command
 
     del refresh  # importing it adds `node refresh` to the node group
 
+    app.command("demo")(demo_command)
+    app.command("simulate")(simulate_command)
     app.add_typer(node.app, name="node")
     app.add_typer(source.app, name="source")
-    from joinedup.cli.simulate import simulate_command
-
-    app.command("simulate")(simulate_command)
