@@ -275,13 +275,11 @@ def build_housing(
     cases["ta_end"] = np.where(in_ta & (ta_end <= end), ta_end, np.datetime64("NaT")).astype(
         "datetime64[ns]"
     )
-    cases["ta_type"] = np.where(
-        pd.notna(cases["ta_start"]),
-        np.array(["bnb", "hostel", "private_leased", "la_stock", "other"], dtype=object)[
-            rng.choice(5, c, p=[0.15, 0.2, 0.3, 0.3, 0.05])
-        ],
-        None,
-    )
+    ta_type = np.array(["bnb", "hostel", "private_leased", "la_stock", "other"], dtype=object)[
+        rng.choice(5, c, p=[0.15, 0.2, 0.3, 0.3, 0.05])
+    ]
+    ta_type[cases["ta_start"].isna().to_numpy()] = None
+    cases["ta_type"] = ta_type
     cases["case_no"] = np.arange(c)
     kids = people[["person_id", "household_id", "dob"]].merge(cases, on="household_id")
     kids = kids[kids["dob"] <= kids["approach_date"]]

@@ -16,9 +16,11 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -127,10 +129,40 @@ def _truth_people(people: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@contextlib.contextmanager
+def _plain_string_columns() -> Iterator[None]:
+    """Keep pandas 3 from turning object string columns into Arrow strings while simulating.
+
+    The simulator moves string columns between numpy and pandas constantly; the Arrow round
+    trips double its run time. Outputs are identical either way. Where the option no longer
+    exists (pandas 4), this does nothing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infer_string.*")
+        try:
+            context: contextlib.AbstractContextManager[object] = pd.option_context(
+                "future.infer_string", False
+            )
+            context.__enter__()
+        except (KeyError, ValueError, pd.errors.OptionError):
+            context = contextlib.nullcontext()
+        try:
+            yield
+        finally:
+            context.__exit__(None, None, None)
+
+
 def simulate_district(
     spec: SimulationSpec, out: Path, progress: ProgressCallback | None = None
 ) -> SimulationResult:
     """Invent the district and write every extract and the truth files under ``out``."""
+    with _plain_string_columns():
+        return _simulate(spec, out, progress)
+
+
+def _simulate(
+    spec: SimulationSpec, out: Path, progress: ProgressCallback | None
+) -> SimulationResult:
     if not 100 <= spec.people <= MAX_PEOPLE:
         raise ValueError(f"people must be between 100 and {MAX_PEOPLE}")
     started = time.perf_counter()
@@ -265,16 +297,18 @@ def simulate_district(
     )
     care_truth = write_social_care(care, out)
     truth_parts.append(care_truth)
-    for (source, table), rows in care_truth.groupby(["source", "table"], sort=False).size().items():
-        contract = get_contract(str(source))
-        spec_table = contract.table(str(table))
+    care_counts = care_truth.groupby(["source", "table"], sort=False).size()
+    for key, rows in care_counts.items():
+        care_source, care_table = (str(part) for part in key)  # type: ignore[attr-defined]
+        contract = get_contract(care_source)
+        spec_table = contract.table(care_table)
         path = (
             contract.file_name
             if contract.format.value != "csv_folder"
             else f"{contract.name}/{spec_table.file}"
         )
         summaries.append(
-            ExtractSummary(source=str(source), table=str(table), path=path, rows=int(rows))
+            ExtractSummary(source=care_source, table=care_table, path=path, rows=int(rows))
         )
     _add_empty_care_tables(care_truth, summaries)
     end()

@@ -40,7 +40,7 @@ def _ay(start: int) -> str:
 
 
 def _identity(rec: pd.DataFrame, ids: npt.NDArray[np.object_]) -> pd.DataFrame:
-    return rec.loc[ids]
+    return rec.loc[pd.Index(ids)]
 
 
 def _pupil_block(rec: pd.DataFrame) -> dict[str, object]:
@@ -88,10 +88,10 @@ def build_school_census(
     true_family = pupils["family_name"].to_numpy(dtype=object)
     rec_family = rec["family_name"].to_numpy(dtype=object)
     former = objects(rec["former_family_name"])
-    formersurname = np.where(pd.notna(former) & (former != rec_family), former, None)
-    preferred = np.where(
-        pd.notna(former) & (rec_family == former) & (true_family != rec_family), true_family, None
-    )
+    formersurname = former.copy()
+    formersurname[~(pd.notna(former) & (former != rec_family))] = None
+    preferred = true_family.copy()
+    preferred[~(pd.notna(former) & (rec_family == former) & (true_family != rec_family))] = None
     formerupn = np.full(n, None, dtype=object)
     dual = rng.random(n) < 0.004
     enrol = np.where(dual, "M", "C").astype(object)

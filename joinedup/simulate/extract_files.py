@@ -42,10 +42,13 @@ def _as_text(series: pd.Series[Any], kind: ColumnKind, date_format: str) -> pa.A
         text = nums.map(lambda v: f"{v:.1f}", na_action="ignore")
         return pa.array(objects(text), type=pa.string())
     if kind is ColumnKind.INTEGER:
-        nums = pd.to_numeric(series).astype("Int64")
-        return pa.array(objects(nums.astype("string")), type=pa.string())
-    values = objects(series)
-    return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        ints = pd.to_numeric(series).astype("Int64")
+        return pa.array(objects(ints.astype("string")), type=pa.string())
+    raw = objects(series)
+    try:
+        return pa.array(raw, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in raw], type=pa.string())
 
 
 def table_path(out: Path, contract: SourceContract, table: TableSpec) -> Path:

@@ -194,7 +194,7 @@ def _nearby(
     """For each LSOA, one place in the same ward if there is one, else a random place."""
     out = places[key].to_numpy()[rng.integers(0, len(places), size=len(lsoa))]
     by_ward: dict[int, np.ndarray] = {
-        int(w): g[key].to_numpy() for w, g in places.groupby("ward_index", sort=True)
+        int(str(w)): g[key].to_numpy() for w, g in places.groupby("ward_index", sort=True)
     }
     wards = lsoa["ward_index"].to_numpy()
     for w, options in by_ward.items():

@@ -207,7 +207,8 @@ def build_gp(
     is_first = np.r_[True, pid[1:] != pid[:-1]]
     practices = district.practices["practice_code"].to_numpy()
     current = people.set_index("person_id")["practice_code"]
-    practice = np.where(is_last, current.reindex(pid).to_numpy(), None).astype(object)
+    practice = objects(current.reindex(pid))
+    practice[~is_last] = None
     # Walk backwards: an earlier address kept the later practice 60% of the time.
     seq_from_end = pd.Series(np.arange(m)[::-1]).groupby(pid[::-1]).cumcount().to_numpy()[::-1]
     keep = rng.random(m) < 0.6
@@ -414,18 +415,20 @@ def build_hospital_apc(
     i = eps["i"].to_numpy()
     ids = people["person_id"].to_numpy(dtype=object)[i]
     rec = recorded.loc[ids]
-    d1 = np.array([e[0] for e in _EPISODES], dtype=object)
-    d2 = np.array([e[1] for e in _EPISODES], dtype=object)
-    ops = np.array([e[2] for e in _EPISODES], dtype=object)
-    cls = np.array([e[4] for e in _EPISODES], dtype=object)
+    d1_codes = np.array([e[0] for e in _EPISODES], dtype=object)
+    d2_codes = np.array([e[1] for e in _EPISODES], dtype=object)
+    op_codes = np.array([e[2] for e in _EPISODES], dtype=object)
+    cls_codes = np.array([e[4] for e in _EPISODES], dtype=object)
     is_birth = kind < 0
-    k = np.where(is_birth, 0, kind)
+    kk = np.where(is_birth, 0, kind)
     preterm = people["preterm"].to_numpy()[i]
-    diag1 = np.where(is_birth, np.where(preterm, "P073", "Z380"), d1[k]).astype(object)
-    diag2 = np.where(is_birth, None, d2[k]).astype(object)
-    op1 = np.where(is_birth, None, ops[k]).astype(object)
+    diag1 = np.where(is_birth, np.where(preterm, "P073", "Z380"), d1_codes[kk]).astype(object)
+    diag2 = d2_codes[kk].copy()
+    diag2[is_birth] = None
+    op1 = op_codes[kk].copy()
+    op1[is_birth] = None
     # Surgical rather than simple extraction for a fifth of dental extractions.
-    dental = ~is_birth & (d1[k] == "K021")
+    dental = ~is_birth & (d1_codes[kk] == "K021")
     op1[dental & (rng.random(m) < 0.2)] = "F099"
     admidate = eps["admidate"].to_numpy()
     disdate = eps["disdate"].to_numpy()
@@ -441,7 +444,7 @@ def build_hospital_apc(
             "epiend": disdate.astype("datetime64[ns]"),
             "disdate": disdate.astype("datetime64[ns]"),
             "admimeth": eps["admimeth"].to_numpy(),
-            "classpat": np.where(is_birth, "1", cls[k]),
+            "classpat": np.where(is_birth, "1", cls_codes[kk]),
             "diag_4_01": diag1,
             "diag_4_02": diag2,
             "diag_4_03": None,

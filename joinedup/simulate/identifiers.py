@@ -77,7 +77,8 @@ def upn_check_letters(bodies: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
     if len(bodies) == 0:
         return np.array([], dtype="U1")
     total = (_upn_values(bodies) * np.arange(2, 14, dtype=np.int64)).sum(axis=1)
-    return _UPN_ALPHABET[total % 23]
+    letters: npt.NDArray[np.str_] = _UPN_ALPHABET[total % 23]
+    return letters
 
 
 def make_upns(

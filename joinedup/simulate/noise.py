@@ -98,7 +98,7 @@ class NoiseKnobs:
             for f in fields(cls)
             if f.name not in ("difficulty_weight", "source_error_scale")
         }
-        return replace(cls(), **zeros)
+        return replace(cls(), **zeros)  # type: ignore[arg-type]
 
     def scale_for(self, source: str) -> float:
         return dict(self.source_error_scale).get(source, 1.0)
@@ -196,15 +196,16 @@ def record_identities(
 
     # Names.
     dims = _diminutives()
-    for i in np.flatnonzero(hit(knobs.nickname)):
-        if given[i] in dims:
-            given[i] = _pick(dims[given[i]], r[i, 0])
+    has_nick = pd.Series(given).isin(list(dims)).to_numpy()
+    for i in np.flatnonzero(hit(knobs.nickname) & has_nick):
+        given[i] = _pick(dims[given[i]], r[i, 0])
+    variant_names = list(TRANSLITERATIONS)
     for arr, col in ((given, 1), (family, 2)):
-        for i in np.flatnonzero(hit(knobs.transliteration)):
-            variants = TRANSLITERATIONS.get(arr[i])
-            if variants:
-                arr[i] = _pick(variants, r[i, col])
-    for i in np.flatnonzero(hit(knobs.hyphen_change)):
+        has_variant = pd.Series(arr).isin(variant_names).to_numpy()
+        for i in np.flatnonzero(hit(knobs.transliteration) & has_variant):
+            arr[i] = _pick(TRANSLITERATIONS[arr[i]], r[i, col])
+    compound = pd.Series(family).str.contains(r"[- ]", regex=True).to_numpy(dtype=bool)
+    for i in np.flatnonzero(hit(knobs.hyphen_change) & compound):
         family[i] = _split_or_merge(family[i], r[i, 3])
     adopted = people["adopted"].to_numpy(dtype=bool) & pd.notna(former)
     use_former = adopted & hit(knobs.former_surname)
@@ -235,9 +236,11 @@ def record_identities(
     d2[typo_day] = np.clip((day[typo_day] // 10) * 10 + new_unit, 1, 28)
     jan1 = hit(knobs.dob_default_jan1)
     m2[jan1], d2[jan1] = 1, 1
-    recorded_dob = pd.to_datetime(
-        pd.DataFrame({"year": y2, "month": m2, "day": d2}), errors="coerce"
-    ).to_numpy(copy=True)
+    # 29 February moved to a non-leap year rolls on to 1 March.
+    months = ((y2 - 1970) * 12 + (m2 - 1)).astype("datetime64[M]")
+    recorded_dob = (months.astype("datetime64[D]") + (d2 - 1).astype("timedelta64[D]")).astype(
+        "datetime64[ns]"
+    )
     if source in SOURCES_WITH_OPTIONAL_DOB:
         recorded_dob[hit(knobs.dob_missing)] = np.datetime64("NaT")
 
@@ -253,15 +256,15 @@ def record_identities(
     uprn = people["uprn"].to_numpy(dtype=object).copy()
     lag = hit(knobs.postcode_lagging) & (people["n_moves"].to_numpy() > 0)
     if lag.any():
+        lag_ids = people["person_id"].to_numpy()[lag]
         prev = (
-            addresses[addresses["end_date"].notna()]
+            addresses[addresses["end_date"].notna() & addresses["person_id"].isin(lag_ids)]
             .sort_values(["person_id", "end_date"])
             .groupby("person_id", sort=False)
             .tail(1)
             .set_index("person_id")
         )
-        ids = people["person_id"].to_numpy()[lag]
-        found = prev.reindex(ids)
+        found = prev.reindex(lag_ids)
         ok = found["postcode"].notna().to_numpy()
         rows = np.flatnonzero(lag)[ok]
         postcode[rows] = found["postcode"].to_numpy()[ok]

@@ -237,7 +237,7 @@ def add_outcomes(
     group = people["ethnic_group"].to_numpy()
     nc = people["nc_year_number"].to_numpy()
     on_roll = people["school_urn"].notna().to_numpy()
-    dep = (5.5 - decile) / 4.5  # +1 most deprived .. -1 least
+    dep: FloatArray = ((5.5 - decile) / 4.5).astype(np.float64)  # +1 most deprived .. -1 least
 
     # Health conditions (true and recorded).
     autism = rng.random(n) < np.where(male, 0.040, 0.012)
@@ -315,7 +315,8 @@ def add_outcomes(
         moved = special[rng.integers(0, len(special), size=int(to_special.sum()))]
         urns = objects(people["school_urn"])
         urns[to_special] = moved
-        people["school_urn"] = pd.array(urns, dtype="Int64")
+        people["school_urn"] = pd.Series(urns, dtype="Int64").to_numpy()
+        people["school_urn"] = people["school_urn"].astype("Int64")
 
     # Persistent absence, Years 1-11.
     pa_eligible = on_roll & (nc >= 1) & (nc <= 11)
@@ -338,7 +339,7 @@ def add_outcomes(
     cin = np.zeros(n, dtype=bool)
     cin[under18] = _draw(1.4 * dep[under18], TARGET_CIN, rng)
     cla = np.zeros(n, dtype=bool)
-    cla_linear = 0.8 * dep
+    cla_linear: FloatArray = 0.8 * dep
     a_cla = calibrate_intercept(cla_linear[cin], TARGET_CLA / TARGET_CIN)
     cla[cin] = rng.random(int(cin.sum())) < 1 / (1 + np.exp(-(a_cla + cla_linear[cin])))
     adopted = under18 & ~cla & (rng.random(n) < TARGET_ADOPTED)
@@ -404,14 +405,16 @@ def add_outcomes(
     return {
         "post16_school_shares": [
             {
-                "urn": int(urn),
+                "urn": int(str(urn)),
                 "planted_share": round(float(share_), 4),
                 "realised_share": round(float(realised["mean"].get(urn, np.nan)), 4),
                 "pupils": int(realised["size"].get(urn, 0)),
             }
             for urn, share_ in planted.items()
         ],
-        "spld_school_effects": {int(u): round(float(np.exp(v)), 4) for u, v in spld_eff.items()},
+        "spld_school_effects": {
+            int(str(u)): round(float(np.exp(v)), 4) for u, v in spld_eff.items()
+        },
     }
 
 

@@ -140,7 +140,7 @@ def _households(
     n_h = int(n_people / float((hh_share * mean_k).sum()) * 1.3) + 10
     g_idx = rng.choice(len(groups), size=n_h, p=hh_share)
     k = 1 + rng.poisson(mean_k[g_idx] - 1)
-    keep = np.searchsorted(np.cumsum(k), n_people) + 1
+    keep = int(np.searchsorted(np.cumsum(k), n_people)) + 1
     if keep > n_h:  # pragma: no cover - the 1.3 margin makes this unreachable
         raise RuntimeError("household draw fell short")
     g_idx, k = g_idx[:keep], k[:keep].copy()

@@ -113,3 +113,12 @@ def test_name_variants_occur(population) -> None:
         & (dob_t.dt.day != dob_t.dt.month)
     )
     assert swapped.any()
+
+
+def test_every_knob_is_documented() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "reference" / "simulator.md").read_text()
+    for knob in fields(NoiseKnobs):
+        assert f"`{knob.name}`" in doc, knob.name
