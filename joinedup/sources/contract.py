@@ -94,6 +94,9 @@ class TableSpec:
     # key columns this table's identity records expose in namespaces (e.g. upn -> UPN)
     keys: tuple[SubjectRef, ...] = ()
 
+    def __str__(self) -> str:
+        return self.name
+
     def column(self, name: str) -> ColumnSpec:
         for col in self.columns:
             if col.name == name:
@@ -118,6 +121,10 @@ class SourceContract:
     description: str = ""
     standard: str = ""  # the real standard the extract follows
     spine: bool = False  # a de-duplicated register of people (one record per person)
+
+    def __str__(self) -> str:
+        # Short and deterministic (frozensets in the repr are not), e.g. for test ids.
+        return self.name
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
