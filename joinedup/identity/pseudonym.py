@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from duckdb.func import FunctionNullHandling, PythonUDFType
 from duckdb.sqltypes import VARCHAR
 
@@ -60,17 +61,25 @@ def pseudonymise_values(key: bytes, kind: str, values: Sequence[str | None]) -> 
 def _pseudonymise_arrow(key: bytes) -> Callable[[pa.Array, pa.Array], pa.Array]:
     base = hmac.new(key, digestmod=hashlib.sha256)
 
+    def one(kind: str | None, value: str | None) -> str | None:
+        if kind is None or value is None:
+            return None
+        mac = base.copy()
+        mac.update(f"{kind}:{value}".encode())
+        return mac.hexdigest()[:PSEUDONYM_HEX_CHARS]
+
     def pseudonymise(kinds: pa.Array, values: pa.Array) -> pa.Array:
-        out: list[str | None] = []
-        append = out.append
-        for kind, value in zip(kinds.to_pylist(), values.to_pylist(), strict=True):
-            if kind is None or value is None:
-                append(None)
-                continue
-            mac = base.copy()
-            mac.update(f"{kind}:{value}".encode())
-            append(mac.hexdigest()[:PSEUDONYM_HEX_CHARS])
-        return pa.array(out, type=pa.string())
+        distinct_kinds = pc.unique(kinds).to_pylist()
+        if len(distinct_kinds) == 1:
+            # one namespace per call (the usual case): hash each distinct value once
+            encoded = pc.dictionary_encode(values)
+            if isinstance(encoded, pa.ChunkedArray):
+                encoded = encoded.combine_chunks()
+            kind = distinct_kinds[0]
+            digests = [one(kind, v) for v in encoded.dictionary.to_pylist()]
+            return pc.take(pa.array(digests, type=pa.string()), encoded.indices)
+        pairs = zip(kinds.to_pylist(), values.to_pylist(), strict=True)
+        return pa.array([one(k, v) for k, v in pairs], type=pa.string())
 
     return pseudonymise
 

@@ -263,9 +263,7 @@ def _stage(
     for index, item in enumerate(staged):
         prefix = f"t{index}"
         session.con.register(f"{prefix}_staged", item.data)
-        check = validate_table(
-            session.con, f"{prefix}_staged", item.table, prefix=prefix, today=today
-        )
+        check = validate_table(session.con, item.data, item.table, prefix=prefix, today=today)
         tables.append(_Table(staged=item, prefix=prefix, check=check))
         if progress:
             progress(f"checked {contract.name}.{item.table.name}", 1 + index, total)
@@ -276,7 +274,7 @@ def _materialise_accepted(session: NodeSession, source: str, batch_id: str, t: _
     """Accepted rows with their record or subject pseudonym, computed once."""
     name = f"{t.prefix}_accepted"
     spec = t.spec
-    valid = q(t.check.valid_view)
+    valid = q(t.check.valid_table)
     if spec.identity_records:
         session.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {q(name)} AS SELECT v.*, "
@@ -562,6 +560,7 @@ def _load(
     finally:
         for t in tables:
             session.con.unregister(f"{t.prefix}_staged")
+            session.con.unregister(t.check.clean_table)
     result = IngestResult(
         source=contract.name,
         file=display,

@@ -1,7 +1,7 @@
 """A working connection to one node: an in-memory DuckDB with the vault and the store attached.
 
 The vault is attached as ``vault`` and the store as ``store``; staging and validation happen in
-the in-memory catalog. The pseudonym and name-normalising functions and the identifier macros are
+the in-memory catalog. The pseudonym and name-normalising functions and the identifier functions are
 registered on the connection. Opening a session sweeps away any batch a crash left
 ``in_progress``, so a half-written load never survives.
 
@@ -20,10 +20,10 @@ import duckdb
 
 from joinedup.config import NodeSettings
 from joinedup.errors import ConfigError
-from joinedup.identity.macros import register_identity_macros
 from joinedup.identity.normalise import register_normalise_name_function
 from joinedup.identity.pseudonym import register_pseudonym_function
 from joinedup.identity.secret_key import read_secret_key
+from joinedup.identity.sql_functions import register_identity_functions
 from joinedup.identity.vault import create_vault_tables, remove_vault_batch
 from joinedup.store.schema import create_ingest_tables, remove_store_batch
 
@@ -61,7 +61,7 @@ class NodeSession:
             ) from None
         register_pseudonym_function(self.con, key)
         register_normalise_name_function(self.con)
-        register_identity_macros(self.con)
+        register_identity_functions(self.con)
         self.use(VAULT)
         create_vault_tables(self.con)
         self.use(STORE)

@@ -27,14 +27,16 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from joinedup.ingest.readers import ROW_COLUMN
 from joinedup.model import IdentityRole
 from joinedup.sources import ColumnKind, ColumnSpec, OnInvalid, TableSpec
 from joinedup.sources.contract import PLAUSIBLE_EARLIEST
 from joinedup.store.schema import quote_identifier
 
 EARLIEST_BIRTH = date(1900, 1, 1)
-_TRIM_CHARS = " \t\r\n"
 _INTEGER = "[+-]?[0-9]{1,18}"
 _DECIMAL = "[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)"
 _FORMAT_WORDS = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss"}
@@ -56,9 +58,9 @@ class CheckRule:
 class ValidationResult:
     """Names of the temp tables one validation made on the session connection."""
 
-    clean_view: str  # __row + trimmed values (NULL for empty)
+    clean_table: str  # __row + trimmed values (NULL for empty)
     failures_table: str  # __row, check_id, column_name, rule, message, action
-    valid_view: str  # accepted rows only, FLAG failures set to NULL
+    valid_table: str  # accepted rows only, FLAG failures set to NULL
     read: int
     quarantined: int
     flagged: int
@@ -200,30 +202,32 @@ def build_checks(table: TableSpec, today: date) -> list[CheckRule]:
     return [rule for column in table.columns for rule in _column_checks(column, today, ids)]
 
 
+def trim_values(staged: pa.Table, table: TableSpec) -> pa.Table:
+    """``__row`` and every contract column trimmed of white space, empty strings as NULL."""
+    columns = {ROW_COLUMN: staged.column(ROW_COLUMN)}
+    for name in table.column_names:
+        trimmed = pc.utf8_trim_whitespace(staged.column(name))
+        columns[name] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return pa.table(columns)
+
+
 def validate_table(
     con: duckdb.DuckDBPyConnection,
-    staged: str,
+    staged: pa.Table,
     table: TableSpec,
     *,
     prefix: str,
     today: date,
 ) -> ValidationResult:
-    """Check the staged relation ``staged`` (``__row`` + raw strings) against ``table``.
+    """Check a staged table (``__row`` + raw strings) against ``table``.
 
-    Creates temp views/tables named ``<prefix>_clean``, ``<prefix>_failures`` and
-    ``<prefix>_valid`` on ``con``.
+    Registers the trimmed values as ``<prefix>_clean`` and creates temp tables
+    ``<prefix>_failures`` and ``<prefix>_valid`` on ``con``.
     """
     clean = f"{prefix}_clean"
     failures = f"{prefix}_failures"
     valid = f"{prefix}_valid"
-    trimmed = ", ".join(
-        f"NULLIF(trim({quote_identifier(c)}, '{_TRIM_CHARS}'), '') AS {quote_identifier(c)}"
-        for c in table.column_names
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {quote_identifier(clean)} AS "
-        f"SELECT __row, {trimmed} FROM {quote_identifier(staged)}"
-    )
+    con.register(clean, trim_values(staged, table))
     checks = build_checks(table, today)
     rule_rows = [(c.check_id, c.column, c.rule, c.message, c.action.value) for c in checks]
     con.execute(
@@ -235,14 +239,18 @@ def validate_table(
             f"INSERT INTO {quote_identifier(prefix + '_checks')} VALUES (?, ?, ?, ?, ?)",
             rule_rows,
         )
+        # Two steps: a cheap filter finds the (few) rows that fail anything, then only those
+        # are taken apart check by check.
+        any_failure = " OR ".join(f"({c.failure_sql})" for c in checks)
         cases = ", ".join(f"CASE WHEN {c.failure_sql} THEN {c.check_id} END" for c in checks)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {quote_identifier(failures)} AS "
             "SELECT f.__row, f.check_id, k.column_name, k.rule, k.message, k.action "
             "FROM (SELECT __row, unnest(ids) AS check_id FROM ("
             f"SELECT __row, [x FOR x IN [{cases}] IF x IS NOT NULL] AS ids "
-            f"FROM {quote_identifier(clean)}) WHERE len(ids) > 0) f "
-            f"JOIN {quote_identifier(prefix + '_checks')} k USING (check_id)"
+            f"FROM (SELECT * FROM {quote_identifier(clean)} WHERE {any_failure}))) f "
+            f"JOIN {quote_identifier(prefix + '_checks')} k USING (check_id) "
+            "ORDER BY f.__row, f.check_id"
         )
     else:
         con.execute(
@@ -264,10 +272,10 @@ def validate_table(
         else:
             projected.append(q)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {quote_identifier(valid)} AS "
+        f"CREATE OR REPLACE TEMP TABLE {quote_identifier(valid)} AS "
         f"SELECT __row, {', '.join(projected)} FROM {quote_identifier(clean)} "
-        f"WHERE __row NOT IN (SELECT __row FROM {quote_identifier(failures)} "
-        "WHERE action = 'quarantine')"
+        f"ANTI JOIN (SELECT DISTINCT __row FROM {quote_identifier(failures)} "
+        "WHERE action = 'quarantine') USING (__row) ORDER BY __row"
     )
     read, quarantined, flagged = con.execute(
         f"SELECT (SELECT count(*) FROM {quote_identifier(clean)}), "
@@ -278,9 +286,9 @@ def validate_table(
         "WHERE action = 'quarantine'))"
     ).fetchone() or (0, 0, 0)
     return ValidationResult(
-        clean_view=clean,
+        clean_table=clean,
         failures_table=failures,
-        valid_view=valid,
+        valid_table=valid,
         read=int(read),
         quarantined=int(quarantined),
         flagged=int(flagged),

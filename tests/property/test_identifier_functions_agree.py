@@ -1,4 +1,4 @@
-"""The SQL identifier checks ingest runs give the same answers as joinedup.identity.checks."""
+"""The SQL identifier functions ingest runs give the same answers as joinedup.identity.checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from joinedup.identity import checks
-from joinedup.identity.macros import register_identity_macros
+from joinedup.identity.sql_functions import register_identity_functions
 
 ASCII = st.characters(min_codepoint=32, max_codepoint=126)
 digits = st.text(alphabet="0123456789", min_size=9, max_size=11)
@@ -35,13 +35,13 @@ candidates = st.one_of(
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
-    register_identity_macros(connection)
+    register_identity_functions(connection)
     return connection
 
 
 @settings(max_examples=300, deadline=None)
 @given(value=candidates)
-def test_macros_agree_with_python(con: duckdb.DuckDBPyConnection, value: str | None) -> None:
+def test_functions_agree_with_python(con: duckdb.DuckDBPyConnection, value: str | None) -> None:
     got = con.execute(
         "SELECT is_valid_nhs_number($v), nhs_number_digits($v), is_valid_upn($v), "
         "normalise_postcode($v), is_valid_uprn($v)",

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from joinedup.identity import checks
-from joinedup.identity.macros import register_identity_macros
+from joinedup.identity.sql_functions import register_identity_functions
 
 VALUES = [
     "9434765919",
@@ -30,7 +30,7 @@ VALUES = [
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
-    register_identity_macros(connection)
+    register_identity_functions(connection)
     return connection
 
 
@@ -44,7 +44,9 @@ def _valid_upn(i: int) -> str:
 @pytest.mark.parametrize(
     "value", [*VALUES, _valid_upn(1), _valid_upn(2).lower(), _valid_upn(3)[:-1] + "A"]
 )
-def test_macros_agree_with_python_checks(con: duckdb.DuckDBPyConnection, value: str | None) -> None:
+def test_functions_agree_with_python_checks(
+    con: duckdb.DuckDBPyConnection, value: str | None
+) -> None:
     got = con.execute(
         "SELECT is_valid_nhs_number($v), nhs_number_digits($v), is_valid_upn($v), "
         "normalise_postcode($v), is_valid_uprn($v)",

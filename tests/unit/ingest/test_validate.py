@@ -7,22 +7,21 @@ import pyarrow as pa
 import pytest
 from ingest_extracts import TODAY, valid_rows
 
-from joinedup.identity.macros import register_identity_macros
+from joinedup.identity.sql_functions import register_identity_functions
 from joinedup.ingest.validate import build_checks, validate_table
 from joinedup.sources import TableSpec, get_contract
 
 
 def _validate(table: TableSpec, rows: list[dict[str, str | None]], today: date = TODAY):
     con = duckdb.connect()
-    register_identity_macros(con)
+    register_identity_functions(con)
     data = pa.table(
         {
             "__row": pa.array(range(1, len(rows) + 1), type=pa.int64()),
             **{c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in table.column_names},
         }
     )
-    con.register("staged", data)
-    result = validate_table(con, "staged", table, prefix="t", today=today)
+    result = validate_table(con, data, table, prefix="t", today=today)
     failures = con.execute(
         "SELECT __row, column_name, rule, action, message FROM t_failures ORDER BY __row, check_id"
     ).fetchall()
