@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from joinedup.simulate.extract_files import BuiltTable
+from joinedup.simulate.frames import objects
 from joinedup.simulate.geography import District
 
 POLICE_START = date(2023, 4, 1)
@@ -239,6 +240,7 @@ def build_housing(
     recorded: pd.DataFrame,
     adults: pd.DataFrame,
     adults_recorded: pd.DataFrame,
+    addresses: pd.DataFrame,
     as_of: date,
     rng: np.random.Generator,
 ) -> BuiltTable:
@@ -305,13 +307,38 @@ def build_housing(
         )
     )
     pref = pd.Series(np.arange(1, len(all_ids) + 1), index=all_ids).reindex(ids).to_numpy()
+    # The household's address on the approach date (housing records it at the time).
+    hh_addr = (
+        addresses.merge(people[["person_id", "household_id"]], on="person_id")
+        .drop_duplicates(["household_id", "uprn"])
+        .sort_values("start_date", kind="stable")
+    )
+    at_approach = (
+        pd.merge_asof(
+            rows[["household_id", "approach_date"]].reset_index().sort_values("approach_date"),
+            hh_addr[["household_id", "start_date", "postcode", "uprn"]],
+            left_on="approach_date",
+            right_on="start_date",
+            by="household_id",
+            direction="backward",
+        )
+        .set_index("index")
+        .sort_index()
+    )
+    postcode = objects(at_approach["postcode"])
+    uprn = objects(at_approach["uprn"])
+    unrecorded = rec["postcode"].isna().to_numpy()
+    postcode[unrecorded] = None
+    uprn[unrecorded] = None
+    block = _person_block(rec)
+    block["postcode"] = postcode
     frame = pd.DataFrame(
         {
             "case_ref": rows["case_ref"].to_numpy(),
             "person_ref": [f"HP{p * 3 + 11:08d}" for p in pref],
             "relationship": rows["relationship"].to_numpy(),
-            **_person_block(rec),
-            "uprn": rec["uprn"].to_numpy(),
+            **block,
+            "uprn": uprn,
             "approach_date": rows["approach_date"].to_numpy(),
             "duty": rows["duty"].to_numpy(),
             "ta_start": rows["ta_start"].to_numpy(),

@@ -329,7 +329,13 @@ def _simulate(
         "housing",
         {
             "housing": community.build_housing(
-                people, recorded["housing"], adults, adults_recorded, spec.as_of, streams[9]
+                people,
+                recorded["housing"],
+                adults,
+                adults_recorded,
+                addresses,
+                spec.as_of,
+                streams[9],
             )
         },
     )

@@ -76,7 +76,7 @@ class NoiseKnobs:
     dob_missing: float = 0.02  # no DOB (only sources where DOB is optional)
     sex_discordant: float = 0.001  # the other sex recorded
     sex_unknown: float = 0.003  # not recorded (only sources with an unknown code)
-    postcode_lagging: float = 0.30  # of movers: the previous address's postcode kept
+    postcode_lagging: float = 0.15  # of movers: the previous address's postcode kept
     postcode_missing: float = 0.02  # no postcode recorded
     postcode_unformatted: float = 0.06  # no space and/or lower case
     nhs_invalid: float = 0.003  # NHS number failing the modulus-11 check
