@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import UsageError
 from joinedup.ingest import IngestResult, ingest_dir, ingest_file
@@ -46,26 +45,6 @@ def _parse_as_of(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--as-of must be a date as YYYY-MM-DD (got {value!r})") from None
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    if not enabled:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("starting", total=1)
-
-        def report(description: str, done: int, total: int) -> None:
-            bar.update(task, description=description, completed=done, total=total)
-
-        yield report
 
 
 def _render(results: Sequence[IngestResult], as_json: bool) -> None:
@@ -155,7 +134,7 @@ def ingest(
     """Check one extract against its contract and load it into the node."""
     settings = load_node(node)
     today = _parse_as_of(as_of)
-    with _progress(not json_output) as report:
+    with progress_bar(not json_output) as report:
         result = ingest_file(settings, source, file, report, today=today)
     _render([result], json_output)
     _exit_for([result])
@@ -176,7 +155,7 @@ def ingest_directory(
     """Load every extract found in a folder, in the contracts' order (reference data first)."""
     settings = load_node(node)
     today = _parse_as_of(as_of)
-    with _progress(not json_output) as report:
+    with progress_bar(not json_output) as report:
         results = ingest_dir(settings, directory, report, today=today)
     _render(results, json_output)
     _exit_for(results)
