@@ -21,6 +21,11 @@ JsonOpt = Annotated[
 ]
 
 
+def _print_json(data: object) -> None:
+    # plain print: rich would wrap long lines and break the JSON
+    typer.echo(json.dumps(data, indent=2))
+
+
 @app.command("init")
 def init(
     directory: Annotated[
@@ -34,18 +39,16 @@ def init(
     """Create a node: node.toml, a secret key (mode 0600), the vault and the store."""
     settings = init_node(directory, name=name)
     if json_output:
-        console.print_json(
-            json.dumps(
-                {
-                    "root": str(settings.root),
-                    "name": settings.name,
-                    "created": settings.created.isoformat(),
-                    "format_version": settings.format_version,
-                    "vault": str(settings.vault_path),
-                    "store": str(settings.store_path),
-                    "secret_key": str(settings.key_path),
-                }
-            )
+        _print_json(
+            {
+                "root": str(settings.root),
+                "name": settings.name,
+                "created": settings.created.isoformat(),
+                "format_version": settings.format_version,
+                "vault": str(settings.vault_path),
+                "store": str(settings.store_path),
+                "secret_key": str(settings.key_path),
+            }
         )
         return
     console.print(f"Created node [bold]{settings.name}[/] in {settings.root}")
@@ -62,31 +65,29 @@ def status(
     """Show the batches loaded into a node, with their counts, and what the vault holds."""
     report = node_status(load_node(node))
     if json_output:
-        console.print_json(
-            json.dumps(
-                {
-                    "name": report.settings.name,
-                    "root": str(report.settings.root),
-                    "identity_records": report.identity_records,
-                    "keys": report.keys,
-                    "postcodes": report.postcodes,
-                    "batches": [
-                        {
-                            "batch_id": b.batch_id,
-                            "source": b.source,
-                            "file_name": b.file_name,
-                            "status": b.status,
-                            "started_at": b.started_at.isoformat(),
-                            "finished_at": b.finished_at.isoformat() if b.finished_at else None,
-                            "read": b.read,
-                            "accepted": b.accepted,
-                            "quarantined": b.quarantined,
-                            "flagged": b.flagged,
-                        }
-                        for b in report.batches
-                    ],
-                }
-            )
+        _print_json(
+            {
+                "name": report.settings.name,
+                "root": str(report.settings.root),
+                "identity_records": report.identity_records,
+                "keys": report.keys,
+                "postcodes": report.postcodes,
+                "batches": [
+                    {
+                        "batch_id": b.batch_id,
+                        "source": b.source,
+                        "file_name": b.file_name,
+                        "status": b.status,
+                        "started_at": b.started_at.isoformat(),
+                        "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+                        "read": b.read,
+                        "accepted": b.accepted,
+                        "quarantined": b.quarantined,
+                        "flagged": b.flagged,
+                    }
+                    for b in report.batches
+                ],
+            }
         )
         return
     console.print(
@@ -95,26 +96,19 @@ def status(
         f"{report.postcodes} postcodes in the vault"
     )
     table = Table(title="Batches (newest first)")
-    for heading in (
-        "batch",
-        "source",
-        "file",
-        "status",
-        "read",
-        "accepted",
-        "quarantined",
-        "flagged",
-    ):
-        table.add_column(heading)
+    table.add_column("source")
+    table.add_column("status", min_width=11, no_wrap=True)
+    for heading in ("read", "accepted", "quarantined", "flagged"):
+        table.add_column(heading, justify="right")
+    table.add_column("batch", overflow="fold")
     for b in report.batches:
         table.add_row(
-            b.batch_id,
             b.source,
-            b.file_name,
             b.status,
             str(b.read),
             str(b.accepted),
             str(b.quarantined),
             str(b.flagged),
+            b.batch_id,
         )
     console.print(table)

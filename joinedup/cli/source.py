@@ -14,7 +14,7 @@ from rich.table import Table
 
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
-from joinedup.errors import UsageError
+from joinedup.errors import ContractError, UsageError
 from joinedup.ingest import IngestResult, ingest_dir, ingest_file
 from joinedup.sources import CONTRACTS
 
@@ -35,7 +35,6 @@ AsOfOpt = Annotated[
         help="The date plausible-date checks run against, YYYY-MM-DD (default: today).",
     ),
 ]
-EXIT_INVALID_INPUT = 5
 
 
 def _parse_as_of(value: str | None) -> date | None:
@@ -49,7 +48,7 @@ def _parse_as_of(value: str | None) -> date | None:
 
 def _render(results: Sequence[IngestResult], as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps([r.to_dict() for r in results]))
+        _print_json([r.to_dict() for r in results])
         return
     table = Table(title="Ingest", show_lines=False)
     for heading in ("source", "table", "status", "read", "accepted", "quarantined", "flagged"):
@@ -77,33 +76,37 @@ def _render(results: Sequence[IngestResult], as_json: bool) -> None:
 
 
 def _exit_for(results: Sequence[IngestResult]) -> None:
+    """Exit 5 (invalid input) when an extract was rejected or had every row quarantined."""
     failed = [r for r in results if r.is_failure]
     if failed:
-        err_console.print(
+        raise ContractError(
             f"{len(failed)} extract(s) rejected or with every row quarantined: "
             + ", ".join(r.source for r in failed)
+            + "; see the reasons in ingest__quarantine_reasons (joinedup node status NODE)"
         )
-        raise typer.Exit(code=EXIT_INVALID_INPUT)
+
+
+def _print_json(data: object) -> None:
+    # plain print: rich would wrap long lines and break the JSON
+    typer.echo(json.dumps(data, indent=2))
 
 
 @app.command("list")
 def list_sources(json_output: JsonOpt = False) -> None:
     """List the source contracts in ingest order, with the file each expects."""
     if json_output:
-        console.print_json(
-            json.dumps(
-                [
-                    {
-                        "name": c.name,
-                        "title": c.title,
-                        "agency": c.agency.value,
-                        "format": c.format.value,
-                        "file": c.file_name,
-                        "tables": [t.name for t in c.tables],
-                    }
-                    for c in CONTRACTS
-                ]
-            )
+        _print_json(
+            [
+                {
+                    "name": c.name,
+                    "title": c.title,
+                    "agency": c.agency.value,
+                    "format": c.format.value,
+                    "file": c.file_name,
+                    "tables": [t.name for t in c.tables],
+                }
+                for c in CONTRACTS
+            ]
         )
         return
     table = Table(title="Source contracts (in ingest order)")
