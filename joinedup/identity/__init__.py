@@ -14,14 +14,22 @@ from joinedup.identity.checks import (
     normalise_postcode,
     upn_check_letter,
 )
+from joinedup.identity.normalise import month_of_birth, name_parts, normalise_name, parse_date
+from joinedup.identity.pseudonym import pseudonym, pseudonymise_values
 
 __all__ = [
     "is_temporary_upn",
     "is_valid_nhs_number",
     "is_valid_upn",
     "is_valid_uprn",
+    "month_of_birth",
+    "name_parts",
     "nhs_check_digit",
+    "normalise_name",
     "normalise_nhs_number",
     "normalise_postcode",
+    "parse_date",
+    "pseudonym",
+    "pseudonymise_values",
     "upn_check_letter",
 ]
