@@ -81,12 +81,14 @@ class NoiseKnobs:
     postcode_unformatted: float = 0.06  # no space and/or lower case
     nhs_invalid: float = 0.003  # NHS number failing the modulus-11 check
     nhs_missing_health: float = 0.01  # health sources: NHS number missing
-    nhs_missing_csc: float = 0.25  # case system: NHS number missing (assumed 10-40%)
+    # case system: NHS number missing before SocialCareKnobs' own recording shares (which already
+    # give the assumed 10-40%), so 0 by default
+    nhs_missing_csc: float = 0.0
     nhs_missing_police: float = 0.75  # police: NHS number missing (assumed 60-90%)
     nhs_missing_housing: float = 0.85  # housing: NHS number missing
     upn_invalid: float = 0.003  # UPN with a wrong check letter
     upn_temporary: float = 0.004  # a temporary UPN recorded instead of the permanent one
-    upn_missing_csc: float = 0.30  # case system: UPN not recorded
+    upn_missing_csc: float = 0.10  # case system: UPN not recorded (under-fives have none anyway)
     difficulty_weight: float = 2.0  # slope of the difficulty multiplier (0 = no differential)
     source_error_scale: tuple[tuple[str, float], ...] = _DEFAULT_SCALE
 
