@@ -16,9 +16,14 @@ _UPN_SHAPE = re.compile(r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$")
 _POSTCODE_SHAPE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
 
 
+def _is_ascii_digits(value: str) -> bool:
+    # str.isdigit() alone accepts other scripts' digits and superscripts, which int() refuses
+    return value.isascii() and value.isdigit()
+
+
 def nhs_check_digit(first_nine: str) -> int | None:
     """The modulus-11 check digit for nine digits, or None where no valid number exists."""
-    if len(first_nine) != 9 or not first_nine.isdigit():
+    if len(first_nine) != 9 or not _is_ascii_digits(first_nine):
         return None
     total = sum(int(d) * w for d, w in zip(first_nine, _NHS_WEIGHTS, strict=True))
     check = 11 - (total % 11)
@@ -34,7 +39,7 @@ def normalise_nhs_number(value: str | None) -> str | None:
     if value is None:
         return None
     digits = re.sub(r"[\s-]", "", value)
-    return digits if len(digits) == 10 and digits.isdigit() else None
+    return digits if len(digits) == 10 and _is_ascii_digits(digits) else None
 
 
 def is_valid_nhs_number(value: str | None) -> bool:
@@ -60,10 +65,10 @@ def _upn_value(char: str) -> int:
 
 def upn_check_letter(body: str) -> str | None:
     """The check letter for the 12 characters after it (the last may be a letter: temporary UPN)."""
-    if len(body) != 12 or not body[:11].isdigit():
+    if len(body) != 12 or not _is_ascii_digits(body[:11]):
         return None
     last = body[11]
-    if not (last.isdigit() or last in UPN_CHECK_LETTERS):
+    if not (_is_ascii_digits(last) or last in UPN_CHECK_LETTERS):
         return None
     total = sum(_upn_value(c) * (k + 2) for k, c in enumerate(body))
     return UPN_CHECK_LETTERS[total % 23]
@@ -100,4 +105,4 @@ def is_valid_uprn(value: str | None) -> bool:
     if value is None:
         return False
     v = value.strip()
-    return 0 < len(v) <= 12 and v.isdigit() and int(v) > 0
+    return 0 < len(v) <= 12 and _is_ascii_digits(v) and int(v) > 0

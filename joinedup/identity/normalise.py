@@ -86,13 +86,21 @@ def month_of_birth(value: date | None) -> str | None:
     return None if value is None else f"{value.year:04d}-{value.month:02d}"
 
 
-def _normalise_names_arrow(values: pa.Array) -> pa.Array:
-    # Names repeat a great deal: normalise each distinct value once.
-    encoded = pc.dictionary_encode(values)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    dictionary = [normalise_name(v) for v in encoded.dictionary.to_pylist()]
-    return pc.take(pa.array(dictionary, type=pa.string()), encoded.indices)
+def _normalise_names_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # ASCII names (most of them) in Arrow's C++ kernels: upper case, keep A-Z. This is what
+    # normalise_name gives for ASCII: nothing to fold, and the letters are A-Z.
+    fast = pc.replace_substring_regex(pc.utf8_upper(values), "[^A-Z]", "")
+    fast = pc.if_else(pc.equal(fast, ""), pa.scalar(None, pa.string()), fast)
+    other = pc.fill_null(pc.invert(pc.string_is_ascii(values)), False)
+    if not pc.any(other).as_py():
+        return fast
+    # the rest through Python, once per distinct value
+    rest = pc.dictionary_encode(pc.filter(values, other))
+    normalised = [normalise_name(v) for v in rest.dictionary.to_pylist()]
+    replacements = pc.take(pa.array(normalised, type=pa.string()), rest.indices)
+    return pc.replace_with_mask(fast, other, replacements)
 
 
 def register_normalise_name_function(con: duckdb.DuckDBPyConnection) -> None:

@@ -46,6 +46,7 @@ from joinedup.model import IdentityRole
 from joinedup.sources import (
     CONTRACTS,
     ColumnKind,
+    ColumnSpec,
     KeyNamespace,
     SourceContract,
     TableSpec,
@@ -208,11 +209,24 @@ def ref_columns(table: TableSpec) -> list[tuple[str, str]]:
     return [(c.name, typed_sql(c, "x")[1]) for c in table.columns]
 
 
-def key_value_sql(namespace: KeyNamespace, expr: str) -> str:
-    """SQL for the normalised value of a key (NULL where the key is not usable)."""
+_CHECKED_KIND = {KeyNamespace.UPN: ColumnKind.UPN, KeyNamespace.NHS_NUMBER: ColumnKind.NHS_NUMBER}
+
+
+def key_value_sql(namespace: KeyNamespace, expr: str, column: ColumnSpec | None = None) -> str:
+    """SQL for the normalised value of a key (NULL where the key is not usable).
+
+    ``expr`` is an accepted (trimmed) value. Where ``column`` is of the kind whose check the key
+    needs (a UPN column for the UPN namespace, an NHS number column for NHS numbers), every value
+    left after validation is valid, so only the cheap normalisation runs.
+    """
+    checked = column is not None and _CHECKED_KIND.get(namespace) is column.kind
     if namespace is KeyNamespace.UPN:
+        if checked:
+            return f"upper({expr})"
         return f"CASE WHEN is_valid_upn({expr}) THEN normalise_upn({expr}) END"
     if namespace is KeyNamespace.NHS_NUMBER:
+        if checked:
+            return f"regexp_replace({expr}, '[\\s-]', '', 'g')"
         return f"CASE WHEN is_valid_nhs_number({expr}) THEN nhs_number_digits({expr}) END"
     return expr
 
@@ -283,7 +297,9 @@ def _materialise_accepted(session: NodeSession, source: str, batch_id: str, t: _
             [source, spec.name, batch_id],
         )
     elif spec.subject is not None:
-        value = key_value_sql(spec.subject.namespace, q(spec.subject.column))
+        value = key_value_sql(
+            spec.subject.namespace, q(spec.subject.column), spec.column(spec.subject.column)
+        )
         session.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {q(name)} AS SELECT v.*, "
             "CAST(NULL AS VARCHAR) AS __record_key, "
@@ -305,6 +321,10 @@ def _identity_select(spec: TableSpec) -> str:
     def one(role: IdentityRole, transform: Callable[[str], str] = lambda e: e) -> str:
         cols = _role_columns(spec, role)
         return transform(f"a.{q(cols[0])}") if cols else "NULL"
+
+    def key(role: IdentityRole, namespace: KeyNamespace) -> str:
+        cols = [c for c in spec.columns if c.identity is role]
+        return key_value_sql(namespace, f"a.{q(cols[0].name)}", cols[0]) if cols else "NULL"
 
     address_cols = _role_columns(spec, IdentityRole.ADDRESS)
     address = (
@@ -332,9 +352,9 @@ def _identity_select(spec: TableSpec) -> str:
             one(IdentityRole.FAMILY_NAME, lambda e: f"normalise_name({e})"),
             dob,
             sex,
-            one(IdentityRole.NHS_NUMBER, lambda e: key_value_sql(KeyNamespace.NHS_NUMBER, e)),
-            one(IdentityRole.UPN, lambda e: key_value_sql(KeyNamespace.UPN, e)),
-            one(IdentityRole.FORMER_UPN, lambda e: key_value_sql(KeyNamespace.UPN, e)),
+            key(IdentityRole.NHS_NUMBER, KeyNamespace.NHS_NUMBER),
+            key(IdentityRole.UPN, KeyNamespace.UPN),
+            key(IdentityRole.FORMER_UPN, KeyNamespace.UPN),
             one(IdentityRole.POSTCODE, lambda e: f"normalise_postcode({e})"),
             one(IdentityRole.UPRN, lambda e: f"CASE WHEN is_valid_uprn({e}) THEN {e} END"),
             address,
@@ -391,11 +411,11 @@ def _write_vault(
             params,
         )
         for key in spec.keys:
-            value = key_value_sql(key.namespace, f"a.{q(key.column)}")
+            value = key_value_sql(key.namespace, f"a.{q(key.column)}", spec.column(key.column))
             con.execute(
-                f"INSERT INTO {VAULT}.vault__keys SELECT a.__record_key, $ns, "
-                f"pseudonym($ns, {value}), $batch FROM {q(t.accepted_table)} a "
-                f"WHERE {value} IS NOT NULL",
+                f"INSERT INTO {VAULT}.vault__keys SELECT record_key, $ns, pseudonym($ns, value), "
+                f"$batch FROM (SELECT a.__record_key AS record_key, {value} AS value "
+                f"FROM {q(t.accepted_table)} a) WHERE value IS NOT NULL",
                 {"ns": key.namespace.value, "batch": batch_id},
             )
     con.execute("COMMIT")

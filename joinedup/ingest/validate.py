@@ -258,16 +258,16 @@ def validate_table(
             "__row BIGINT, check_id INTEGER, column_name VARCHAR, rule VARCHAR, "
             "message VARCHAR, action VARCHAR)"
         )
-    flag_columns = {c.column: [] for c in checks if c.action is OnInvalid.FLAG}  # type: dict[str, list[str]]
-    for c in checks:
-        if c.action is OnInvalid.FLAG:
-            flag_columns[c.column].append(f"({c.failure_sql})")
+    # A flagged value is dropped where the failures table says so (no check runs twice).
+    flag_columns = {c.column for c in checks if c.action is OnInvalid.FLAG}
     projected = []
     for name in table.column_names:
         q = quote_identifier(name)
         if name in flag_columns:
             projected.append(
-                f"CASE WHEN {' OR '.join(flag_columns[name])} THEN NULL ELSE {q} END AS {q}"
+                f"CASE WHEN __row IN (SELECT __row FROM {quote_identifier(failures)} "
+                f"WHERE action = 'flag' AND column_name = {_sql_string(name)}) "
+                f"THEN NULL ELSE {q} END AS {q}"
             )
         else:
             projected.append(q)
