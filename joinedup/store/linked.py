@@ -436,11 +436,28 @@ def _gp_event(link: LinkTables, _: str) -> str:
     )
 
 
+# Birth episodes (admission method 82: born in this hospital; 83: born outside it) are dated on
+# the day of birth, so their dates would put the date of birth back into the store: they keep
+# only the month (the first of it) and the length of stay.
+BIRTH_ADMISSION_METHODS = ("82", "83")
+
+
 def _admission(link: LinkTables, _: str) -> str:
+    birth = f"x.admimeth IN ({_codes(BIRTH_ADMISSION_METHODS)})"
+
+    def dated(column: str) -> str:
+        return (
+            f"CASE WHEN {birth} THEN date_trunc('month', x.{column})::DATE "
+            f"ELSE x.{column} END AS {column}"
+        )
+
     return (
-        "SELECT lp.person_id, x.procode, x.admidate, x.epistart, x.epiend, x.disdate, "
+        "SELECT lp.person_id, x.procode, "
+        f"{dated('admidate')}, {dated('epistart')}, {dated('epiend')}, {dated('disdate')}, "
+        "(x.disdate - x.admidate)::BIGINT AS length_of_stay_days, "
+        f"coalesce({birth}, false) AS is_birth_episode, "
         "x.admimeth, x.classpat, x.diag_4_01, x.diag_4_02, x.diag_4_03, x.opertn_4_01, "
-        "x.opdate_01, x.opertn_4_02, x.lsoa21cd "
+        f"{dated('opdate_01')}, x.opertn_4_02, x.lsoa21cd "
         "FROM " + _by_record("raw__hospital_apc__hospital_apc", link)
     )
 
