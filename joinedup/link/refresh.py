@@ -51,7 +51,7 @@ LINK_TABLES = ("link__record_person", "link__subject_person", "link__conflicts")
 ProgressCallback = Callable[[str, int, int], None]
 """``(step name, steps done, steps in all)``."""
 
-_RUNS_DDL = (
+LINK_RUNS_DDL = (
     "CREATE TABLE IF NOT EXISTS link__runs ("
     "run_id VARCHAR PRIMARY KEY, method VARCHAR NOT NULL, rules VARCHAR NOT NULL, "
     "started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, records BIGINT NOT NULL, "
@@ -209,7 +209,7 @@ def _record_run(
     started_at: datetime,
     finished_at: datetime,
 ) -> None:
-    con.execute(_RUNS_DDL)
+    con.execute(LINK_RUNS_DDL)
     rules = [
         {"name": r.name, "strength": r.strength.value, "description": r.description}
         for r in index.rules
