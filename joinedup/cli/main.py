@@ -36,7 +36,11 @@ def main(args: Sequence[str], environ: Mapping[str, str]) -> int:
     register_commands()
     command = typer.main.get_command(app)
     try:
-        command.main(args=list(args), prog_name="joinedup", standalone_mode=False, obj=environ)
+        # Not standalone: click returns a command's exit code (typer.Exit(code)) instead of
+        # calling sys.exit, so the code is returned here.
+        returned = command.main(
+            args=list(args), prog_name="joinedup", standalone_mode=False, obj=environ
+        )
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         return exit_code_for(exc)
@@ -51,7 +55,7 @@ def main(args: Sequence[str], environ: Mapping[str, str]) -> int:
     except ClickException as exc:
         exc.show()
         return 2
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 def run() -> None:

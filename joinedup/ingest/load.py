@@ -422,13 +422,24 @@ def _write_vault(
 
 
 def _raw_select(spec: TableSpec) -> str:
+    """The store row of an accepted row: non-identity columns typed, identity coarsened.
+
+    A date equal to the row's own date of birth (a birth episode's admission date, say) is
+    stored as the first of its month, so that no store cell re-creates a date of birth.
+    """
     parts = ["$batch", "a.__row", "a.__record_key", "a.__subject_key"]
+    dob_cols = [c for c in spec.columns if c.identity is IdentityRole.DATE_OF_BIRTH]
+    dob = parsed_date_sql(dob_cols[0], f"a.{q(dob_cols[0].name)}") if dob_cols else None
     for column in spec.columns:
         if column.identity is None:
-            parts.append(typed_sql(column, f"a.{q(column.name)}")[0])
-    dob_cols = [c for c in spec.columns if c.identity is IdentityRole.DATE_OF_BIRTH]
-    if dob_cols:
-        dob = parsed_date_sql(dob_cols[0], f"a.{q(dob_cols[0].name)}")
+            value = typed_sql(column, f"a.{q(column.name)}")[0]
+            if dob is not None and column.kind is ColumnKind.DATE and not column.store_as_month:
+                value = (
+                    f"CASE WHEN {value} = {dob} THEN CAST(date_trunc('month', {value}) AS DATE)"
+                    f" ELSE {value} END"
+                )
+            parts.append(value)
+    if dob is not None:
         parts.append(f"strftime({dob}, '%Y-%m')")
     sex = _sex_sql(spec, lambda n: f"a.{q(n)}")
     if sex:

@@ -93,6 +93,8 @@ def typed_sql(column: ColumnSpec, expr: str) -> tuple[str, str]:
         return f"CAST({expr} AS BIGINT)", "BIGINT"
     if column.kind is ColumnKind.DECIMAL:
         return f"CAST({expr} AS DOUBLE)", "DOUBLE"
+    if column.kind is ColumnKind.DATE and column.store_as_month:
+        return f"strftime({parsed_date_sql(column, expr)}, '%Y-%m')", "VARCHAR"
     if column.kind is ColumnKind.DATE:
         return parsed_date_sql(column, expr), "DATE"
     if column.kind is ColumnKind.DATETIME:

@@ -71,6 +71,9 @@ class ColumnSpec:
     date_format: str = "%Y-%m-%d"
     identity: IdentityRole | None = None
     on_invalid: OnInvalid = OnInvalid.QUARANTINE
+    # a date that could single a person out (someone's date of birth or death, an expected birth
+    # date) is kept in the store as its month, 'YYYY-MM', never as the full date
+    store_as_month: bool = False
     # a sex column's source codes mapped to the store's M/F/I/U
     sex_map: tuple[tuple[str, str], ...] = ()
 

@@ -84,7 +84,7 @@ CIN = SourceContract(
                     codes=codes("UN1", "UN2", "UN3", "UN4", "UN5", "UN6", "UN7"),
                 ),
                 C(name="PersonBirthDate", kind=K.DATE, identity=R.DATE_OF_BIRTH),
-                C(name="ExpectedPersonBirthDate", kind=K.DATE),
+                C(name="ExpectedPersonBirthDate", kind=K.DATE, store_as_month=True),
                 C(
                     name="Sex",
                     kind=K.CODE,
@@ -94,7 +94,7 @@ CIN = SourceContract(
                     identity=R.SEX,
                     sex_map=(*SEX_MF, ("U", "U"), *SEX_12_09),
                 ),
-                C(name="PersonDeathDate", kind=K.DATE),
+                C(name="PersonDeathDate", kind=K.DATE, store_as_month=True),
                 C(name="Ethnicity", kind=K.CODE, codes=DFE_ETHNICITY, on_invalid=OnInvalid.FLAG),
             ),
         ),
@@ -193,7 +193,7 @@ SSDA903 = SourceContract(
                     description="UPN, or UN1-UN5 where unknown",
                 ),
                 C(name="MOTHER", kind=K.CODE, codes=codes("0", "1")),
-                C(name="MC_DOB", kind=K.DATE, date_format=_D903),
+                C(name="MC_DOB", kind=K.DATE, date_format=_D903, store_as_month=True),
             ),
         ),
         TableSpec(
@@ -227,7 +227,7 @@ SSDA903 = SourceContract(
             subject=_CHILD,
             columns=(
                 _CHILD_ID,
-                C(name="DOB", kind=K.DATE, date_format=_D903),
+                C(name="DOB", kind=K.DATE, date_format=_D903, store_as_month=True),
                 C(name="MISSING", kind=K.CODE, required=True, codes=codes("M", "A")),
                 C(name="MIS_START", kind=K.DATE, required=True, date_format=_D903),
                 C(name="MIS_END", kind=K.DATE, date_format=_D903),
@@ -266,7 +266,7 @@ CSC_PERSONS = SourceContract(
                     sex_map=(*SEX_MF, ("U", "U")),
                 ),
                 C(name="pers_dob", kind=K.DATE, identity=R.DATE_OF_BIRTH),
-                C(name="pers_expected_dob", kind=K.DATE),
+                C(name="pers_expected_dob", kind=K.DATE, store_as_month=True),
                 C(
                     name="pers_ethnicity",
                     kind=K.CODE,
