@@ -24,6 +24,11 @@ NODE_FORMAT_VERSION = 1
 DEFAULT_VAULT_FILE = "vault.duckdb"
 DEFAULT_STORE_FILE = "store.duckdb"
 DEFAULT_KEY_FILE = "secret.key"
+# DuckDB's own default is 80% of RAM; a node shares its machine, so it is capped and spills to
+# the node's tmp/ folder instead.
+DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_THREADS = 2
+TEMP_FOLDER = "tmp"
 
 
 class _NodePaths(BaseModel):
@@ -32,6 +37,17 @@ class _NodePaths(BaseModel):
     vault: str = DEFAULT_VAULT_FILE
     store: str = DEFAULT_STORE_FILE
     secret_key: str = DEFAULT_KEY_FILE
+
+
+class _NodeEngine(BaseModel):
+    """How the embedded database may use the machine (DuckDB settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT, pattern=r"^[0-9]+(\.[0-9]+)?\s*[KMGT]i?B$"
+    )
+    threads: int = Field(default=DEFAULT_THREADS, ge=1, le=256)
 
 
 class _NodeFile(BaseModel):
@@ -43,6 +59,7 @@ class _NodeFile(BaseModel):
     created: datetime
     format_version: int
     paths: _NodePaths = _NodePaths()
+    engine: _NodeEngine = _NodeEngine()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +73,21 @@ class NodeSettings:
     vault_path: Path
     store_path: Path
     key_path: Path
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    threads: int = DEFAULT_THREADS
+
+    @property
+    def temp_path(self) -> Path:
+        """Where DuckDB spills work that does not fit in ``memory_limit``."""
+        return self.root / TEMP_FOLDER
+
+    def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
+        """The settings every DuckDB connection to this node's databases is opened with."""
+        return {
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "temp_directory": str(self.temp_path),
+        }
 
 
 def _inside(root: Path, relative: str, field: str) -> Path:
@@ -76,6 +108,8 @@ def _settings_from(root: Path, parsed: _NodeFile) -> NodeSettings:
         vault_path=_inside(root, parsed.paths.vault, "vault"),
         store_path=_inside(root, parsed.paths.store, "store"),
         key_path=_inside(root, parsed.paths.secret_key, "secret_key"),
+        memory_limit=parsed.engine.memory_limit,
+        threads=parsed.engine.threads,
     )
 
 
@@ -133,6 +167,11 @@ def write_node_file(root: Path, name: str, *, created: datetime | None = None) -
             f"vault = {_toml_string(parsed.paths.vault)}",
             f"store = {_toml_string(parsed.paths.store)}",
             f"secret_key = {_toml_string(parsed.paths.secret_key)}",
+            "",
+            "[engine]",
+            "# DuckDB: memory it may use before spilling to tmp/, and worker threads",
+            f"memory_limit = {_toml_string(parsed.engine.memory_limit)}",
+            f"threads = {parsed.engine.threads}",
             "",
         )
     )

@@ -49,7 +49,7 @@ class NodeSession:
                 )
         self.node = node
         key = read_secret_key(node.key_path)
-        self.con = duckdb.connect(config={"threads": 2})
+        self.con = duckdb.connect(config=node.duckdb_config())
         try:
             self.con.execute(f"ATTACH {_path_literal(node.vault_path)} AS {VAULT}")
             self.con.execute(f"ATTACH {_path_literal(node.store_path)} AS {STORE}")
