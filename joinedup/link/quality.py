@@ -90,7 +90,7 @@ def score_node_against_truth(node: NodeSettings, truth_csv: Path) -> LinkageScor
     """Score a node's current person index against a simulator's ``truth/person_map.csv``."""
     from joinedup.link.refresh import attach_vault
 
-    con = duckdb.connect(str(node.store_path), read_only=True)
+    con = duckdb.connect(str(node.store_path), read_only=True, config=node.duckdb_config())
     try:
         attach_vault(con, node.vault_path)
         return score_against_truth(con, truth_csv)

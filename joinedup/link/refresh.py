@@ -134,7 +134,7 @@ def refresh_node(
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
     run_id = f"{started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    con = duckdb.connect(str(settings.store_path))
+    con = duckdb.connect(str(settings.store_path), config=settings.duckdb_config())
     try:
         con.execute("SET enable_progress_bar = false")
         attach_vault(con, settings.vault_path)
