@@ -15,7 +15,15 @@ from rich.table import Table
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import ContractError, UsageError
-from joinedup.ingest import IngestResult, ingest_dir, ingest_file
+from joinedup.ingest import (
+    IngestResult,
+    QuarantineReport,
+    export_reasons,
+    ingest_dir,
+    ingest_file,
+    quarantine_report,
+)
+from joinedup.ingest.quarantine import Action
 from joinedup.sources import CONTRACTS
 
 app = typer.Typer(
@@ -162,3 +170,70 @@ def ingest_directory(
         results = ingest_dir(settings, directory, report, today=today)
     _render(results, json_output)
     _exit_for(results)
+
+
+def _render_quarantine(report: QuarantineReport) -> None:
+    if report.total == 0:
+        console.print("Nothing matches: no row was quarantined (or flagged) for this selection.")
+        return
+    counts = Table(title=f"Reasons ({report.total:,} in all)")
+    for heading in ("source", "table", "column", "rule", "action", "rows", "first row"):
+        counts.add_column(heading, justify="right" if heading in ("rows", "first row") else "left")
+    for c in report.counts:
+        counts.add_row(
+            c.source, c.table, c.column or "(row)", c.rule, c.action, f"{c.rows:,}",
+            str(c.first_row),
+        )  # fmt: skip
+    console.print(counts)
+    rows = Table(title=f"First {len(report.reasons)} reasons, in file order")
+    for heading in ("source", "table", "row", "column", "rule", "message"):
+        rows.add_column(heading)
+    for r in report.reasons:
+        rows.add_row(r.source, r.table, str(r.row_number), r.column or "", r.rule, r.message)
+    console.print(rows)
+
+
+@app.command("quarantine")
+def quarantine(
+    node: NodeArg,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source (see: joinedup source list).")
+    ] = None,
+    batch: Annotated[
+        str | None, typer.Option("--batch", help="Only this batch id (see: joinedup node status).")
+    ] = None,
+    action: Annotated[
+        str,
+        typer.Option(
+            "--action",
+            help="quarantine (rows held back), flag (values kept as missing) or all.",
+        ),
+    ] = "quarantine",
+    limit: Annotated[
+        int, typer.Option("--rows", min=0, help="How many individual reasons to list.")
+    ] = 20,
+    csv_out: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write every matching reason to this CSV file."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Why rows were quarantined: counts by column and rule, then row-by-row reasons.
+
+    Reasons name the row number, column and rule, never a value, so the report can be shared
+    with the agency that sent the extract. The rows themselves stay in the vault.
+    """
+    settings = load_node(node)
+    if action not in ("quarantine", "flag", "all"):
+        raise UsageError("--action must be quarantine, flag or all")
+    chosen: Action = (
+        "quarantine" if action == "quarantine" else "flag" if action == "flag" else "all"
+    )
+    report = quarantine_report(settings, source=source, batch_id=batch, action=chosen, limit=limit)
+    if csv_out is not None:
+        written = export_reasons(settings, csv_out, source=source, batch_id=batch, action=chosen)
+        err_console.print(f"wrote {written:,} reasons to {csv_out}")
+    if json_output:
+        typer.echo(json.dumps(report.as_dict()))
+    else:
+        _render_quarantine(report)

@@ -12,15 +12,19 @@ from joinedup.ingest.load import (
     ingest_file,
 )
 from joinedup.ingest.node import BatchSummary, NodeStatus, init_node, node_status
+from joinedup.ingest.quarantine import QuarantineReport, export_reasons, quarantine_report
 
 __all__ = [
     "BatchSummary",
     "IngestResult",
     "NodeStatus",
     "ProgressCallback",
+    "QuarantineReport",
     "TableCounts",
+    "export_reasons",
     "ingest_dir",
     "ingest_file",
     "init_node",
     "node_status",
+    "quarantine_report",
 ]
