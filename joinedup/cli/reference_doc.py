@@ -14,13 +14,13 @@ from typer.core import TyperGroup
 from joinedup.cli.main import app, register_commands
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+def walk_commands(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
     found = [(path, command)]
     if isinstance(command, TyperGroup):
         for name in sorted(command.list_commands(click.Context(command))):
             sub = command.get_command(click.Context(command), name)
             if sub is not None and not sub.hidden:
-                found += _walk(sub, [*path, name])
+                found += walk_commands(sub, [*path, name])
     return found
 
 
@@ -34,7 +34,7 @@ def render_cli_markdown() -> str:
         " do not edit by hand.",
         "",
     ]
-    for path, command in _walk(root, ["joinedup"]):
+    for path, command in walk_commands(root, ["joinedup"]):
         ctx = click.Context(command, info_name=" ".join(path), terminal_width=100)
         text = command.get_help(ctx)
         lines += [f"## `{' '.join(path)}`", "", "```text", text.rstrip(), "```", ""]

@@ -37,3 +37,32 @@ def test_readme_links_resolve() -> None:
         if "://" in target:
             continue
         assert (ROOT / target).exists(), f"README links to missing {target}"
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    from joinedup.cli.reference_doc import render_cli_markdown
+
+    page = (ROOT / "docs" / "reference" / "cli.md").read_text()
+    assert page == render_cli_markdown(), (
+        "docs/reference/cli.md is stale: run"
+        " `python -m joinedup.cli.reference_doc > docs/reference/cli.md`"
+    )
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    import typer
+
+    from joinedup.cli.main import app, register_commands
+    from joinedup.cli.reference_doc import walk_commands
+
+    register_commands()
+    missing: list[str] = []
+    for path, command in walk_commands(typer.main.get_command(app), ["joinedup"]):
+        if not (command.help or "").strip():
+            missing.append(" ".join(path))
+        for param in command.params:
+            if param.name == "help":
+                continue
+            if not (getattr(param, "help", None) or "").strip():
+                missing.append(f"{' '.join(path)} {param.name}")
+    assert not missing, f"undocumented commands or options: {missing}"
