@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.options import JsonOpt
 from joinedup.cli.progress import StepProgress, progress_bar
 from joinedup.errors import ContractError, UsageError
 from joinedup.ingest import IngestResult, ingest_dir, init_node
@@ -180,9 +181,7 @@ def demo_command(
         int, typer.Option("--people", help=f"District size, 100-{MAX_PEOPLE} people.")
     ] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
-    ] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Simulate a district, build a node from it, and show what the node holds."""
     with progress_bar(not json_output) as progress:

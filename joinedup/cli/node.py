@@ -10,15 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.options import JsonOpt, NodeArg
 from joinedup.config import load_node
 from joinedup.ingest import init_node, node_status
 
 app = typer.Typer(help="Create a node and see what it holds.", no_args_is_help=True)
 console = Console()
-
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
-]
 
 
 def _print_json(data: object) -> None:
@@ -59,7 +56,7 @@ def init(
 
 @app.command("status")
 def status(
-    node: Annotated[Path, typer.Argument(help="The node folder.")],
+    node: NodeArg,
     json_output: JsonOpt = False,
 ) -> None:
     """Show the batches loaded into a node, with their counts, and what the vault holds."""

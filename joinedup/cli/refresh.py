@@ -7,28 +7,25 @@ module is what registers it (``joinedup.cli.commands`` does).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from joinedup.cli.node import app as node_app
+from joinedup.cli.options import JsonOpt, NodeArg
+from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.link import RefreshResult, refresh_node
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 @node_app.command("refresh")
 def refresh(
-    node: Annotated[Path, typer.Argument(help="The node folder (made by: joinedup node init).")],
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
-    ] = False,
+    node: NodeArg,
+    json_output: JsonOpt = False,
     max_spine_ids: Annotated[
         int,
         typer.Option(
@@ -45,19 +42,7 @@ def refresh(
         result = refresh_node(settings, max_spine_ids=max_spine_ids)
         console.print_json(json.dumps(result.as_dict()))
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("starting", total=1)
-
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
+    with progress_bar() as report:
         result = refresh_node(settings, report, max_spine_ids=max_spine_ids)
     _render(result)
 

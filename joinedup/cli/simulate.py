@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from joinedup.cli.options import parse_date_option
 from joinedup.errors import UsageError
 from joinedup.simulate import (
     DEFAULT_AS_OF,
@@ -23,13 +23,6 @@ from joinedup.simulate import (
 from joinedup.simulate.district import MAX_PEOPLE
 
 console = Console()
-
-
-def _parse_as_of(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError("--as-of must be a date written YYYY-MM-DD, e.g. 2026-08-31") from None
 
 
 def _summary_table(result: SimulationResult) -> Table:
@@ -67,7 +60,7 @@ def simulate_command(
     """Simulate a seeded, invented, Bradford-like district: every agency extract plus truth."""
     if not 100 <= people <= MAX_PEOPLE:
         raise UsageError(f"--people must be between 100 and {MAX_PEOPLE}")
-    spec = SimulationSpec(people=people, seed=seed, as_of=_parse_as_of(as_of))
+    spec = SimulationSpec(people=people, seed=seed, as_of=parse_date_option(as_of, "--as-of"))
     if json_output:
         result = simulate_district(spec, out)
         console.print_json(json.dumps(result.as_json()))

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.options import JsonOpt, NodeArg, parse_date_option
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import ContractError, UsageError
@@ -32,10 +33,6 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-NodeArg = Annotated[Path, typer.Argument(help="The node folder (made by: joinedup node init).")]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -46,12 +43,7 @@ AsOfOpt = Annotated[
 
 
 def _parse_as_of(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--as-of must be a date as YYYY-MM-DD (got {value!r})") from None
+    return None if value is None else parse_date_option(value, "--as-of")
 
 
 def _render(results: Sequence[IngestResult], as_json: bool) -> None:
