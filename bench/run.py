@@ -66,6 +66,58 @@ def run_stage(stage: str, args: list[str]) -> StageResult:
     return result
 
 
+def score_index(node: Path, truth: Path) -> dict[str, object]:
+    """The node's person index and the naive peer (exact name + date of birth), against truth.
+
+    Exact name and date-of-birth matching is what an analyst without a linkage tool would do; it
+    is the comparator the linkage research note uses.
+    """
+    import duckdb
+
+    from joinedup.config import load_node
+    from joinedup.link import LinkageScore, score_against_truth
+    from joinedup.link.refresh import attach_vault
+
+    settings = load_node(node)
+    con = duckdb.connect(str(settings.store_path), read_only=True)
+    try:
+        attach_vault(con, settings.vault_path)
+        ours = score_against_truth(con, truth)
+        con.execute(
+            "CREATE TEMP TABLE peer_record_person AS SELECT record_key, "
+            "CASE WHEN given_name_norm IS NULL OR family_name_norm IS NULL "
+            "OR date_of_birth IS NULL THEN record_key "
+            "ELSE md5(given_name_norm || '|' || family_name_norm || '|' || date_of_birth) "
+            "END AS person_id FROM vault.vault__identities"
+        )
+        peer = score_against_truth(con, truth, record_person="peer_record_person")
+    finally:
+        con.close()
+
+    def as_dict(score: LinkageScore) -> dict[str, float]:
+        return {
+            "precision": round(score.precision, 5),
+            "recall": round(score.recall, 5),
+            "f1": round(score.f1, 5),
+        }
+
+    result = {
+        "records_scored": ours.records_scored,
+        "joinedup_deterministic_v1": as_dict(ours),
+        "peer_exact_name_dob": as_dict(peer),
+        "recall_ratio": round(ours.recall / peer.recall, 3) if peer.recall else None,
+        "f1_ratio": round(ours.f1 / peer.f1, 3) if peer.f1 else None,
+    }
+    print(
+        f"[bench] person index vs truth: precision {ours.precision:.5f}, recall"
+        f" {ours.recall:.4f}, F1 {ours.f1:.4f}; peer exact name+DOB: precision"
+        f" {peer.precision:.5f}, recall {peer.recall:.4f}, F1 {peer.f1:.4f};"
+        f" F1 ratio {result['f1_ratio']}",
+        flush=True,
+    )
+    return result
+
+
 def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
     work = WORK / f"spine-{people}"
     if work.exists():
@@ -81,6 +133,7 @@ def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
         run_stage("ingest", ["source", "ingest-dir", str(node), str(extracts), "--json"]),
         run_stage("refresh (person index + linked store)", ["node", "refresh", str(node)]),
     ]
+    accuracy = score_index(node, extracts / "truth" / "person_map.csv")
     pipeline = [s for s in stages if s.stage != "simulate"]
     total_wall = sum(s.wall_seconds for s in pipeline)
     peak = max(s.peak_rss_mib for s in pipeline)
@@ -100,6 +153,7 @@ def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
         "dominant_stage": dominant.stage,
         "goal": {"spine_wall_seconds_max": 600, "spine_peak_rss_mib_max": 8192},
         "goal_met": total_wall <= 600 and peak <= 8192,
+        "person_index_vs_truth": accuracy,
         "extract_bytes": extract_bytes,
         "database_bytes": sizes,
         "note": "spine = node init + ingest + refresh; simulation is timed but is not part of the"
