@@ -30,6 +30,8 @@ def _describe_checks(col: ColumnSpec) -> str:
         parts.append(f"at most {col.maximum:g}")
     if col.kind.value in {"date", "datetime"} and col.date_format != "%Y-%m-%d":
         parts.append(f"format `{col.date_format}`")
+    if col.store_as_month:
+        parts.append("stored as month (YYYY-MM)")
     if col.on_invalid.value == "flag":
         parts.append("invalid → flagged, row kept")
     return "; ".join(p for p in parts if p)
