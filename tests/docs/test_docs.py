@@ -31,12 +31,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_readme_links_resolve() -> None:
-    readme = (ROOT / "README.md").read_text()
-    for target in re.findall(r"\]\(([^)#]+)\)", readme):
-        if "://" in target:
-            continue
-        assert (ROOT / target).exists(), f"README links to missing {target}"
+def test_links_in_readme_and_docs_resolve() -> None:
+    pages = [ROOT / "README.md", ROOT / "GLOSSARY.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
 
 
 def test_cli_reference_is_generated_from_the_commands() -> None:
