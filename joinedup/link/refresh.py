@@ -44,6 +44,7 @@ from joinedup.store.linked import (
     read_current_batches,
 )
 from joinedup.store.schema import quote_identifier
+from joinedup.store.secondary import publish_secondary_views, read_dissent_register
 
 NEXT = "__next"
 LINK_TABLES = ("link__record_person", "link__subject_person", "link__conflicts")
@@ -167,12 +168,15 @@ def refresh_node(
         )
         counts, empty_inputs = built.table_counts, built.empty_inputs
         advance("publish")
+        # govern: opt-outs leave every view__secondary__* view (joinedup.store.secondary)
+        dissent = read_dissent_register(settings.root)
         finished_holder: list[datetime] = []
 
         def record_run(c: duckdb.DuckDBPyConnection) -> None:
             finished = datetime.now(UTC)
             finished_holder.append(finished)
             _record_run(c, run_id, index, counts, empty_inputs, started_at, finished)
+            publish_secondary_views(c, dissent)
 
         publish_tables(con, [*LINK_TABLES, *(t.name for t in STORE_TABLES)], NEXT, also=record_run)
         if progress is not None:

@@ -1,0 +1,37 @@
+"""Governance: who may do what, for which purpose, at which data level; and the record of it.
+
+Public surface: ``decide`` and ``Decision`` (the one gate, audited), the value types
+(``Actor``, ``Organisation``, ``Role``, ``OrgKind``, ``Action``, ``Resource``, ``ResourceKind``,
+``BreakGlass``, ``LOCAL_OPERATOR``), and the registers in their modules: ``actors``,
+``projects``, ``optout``, ``consent``, ``audit``, ``alerts``, ``transparency``.
+State lives in the node's ``govern.duckdb`` (see ``database.py``).
+"""
+
+from joinedup.govern.decide import Decision, decide
+from joinedup.govern.model import (
+    LOCAL_OPERATOR,
+    LOCAL_OPERATOR_ID,
+    Action,
+    Actor,
+    BreakGlass,
+    Organisation,
+    OrgKind,
+    Resource,
+    ResourceKind,
+    Role,
+)
+
+__all__ = [
+    "LOCAL_OPERATOR",
+    "LOCAL_OPERATOR_ID",
+    "Action",
+    "Actor",
+    "BreakGlass",
+    "Decision",
+    "OrgKind",
+    "Organisation",
+    "Resource",
+    "ResourceKind",
+    "Role",
+    "decide",
+]

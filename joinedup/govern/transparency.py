@@ -1,0 +1,68 @@
+"""The transparency register: what this node's data are used for, in public.
+
+Generated from the project register, never written by hand. One entry per project that reached
+the DAC, with the NHS England Data Uses Register fields that apply to a node: purpose, lay
+summary, public benefit, datasets, legal basis, whether opt-outs were applied, outputs released,
+and the dates (applied, DAC decision, countersignature, expiry). Rejected and withdrawn
+applications are listed too, without their datasets.
+
+Invariants: the register holds no actor's name, no person and no count below the disclosure
+threshold: only project-level facts. Opt-outs apply to every project (all are secondary uses).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+
+from joinedup.govern.projects import ProjectState, list_projects, project_status
+
+REGISTER_VERSION = 1
+
+
+def build_register(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, object]:
+    entries: list[dict[str, object]] = []
+    for project in list_projects(con):
+        status = project_status(con, project.project_id, today)
+        if status.state is ProjectState.APPLIED:
+            continue  # not yet decided: not public
+        spec = project.spec
+        released = con.execute(
+            "SELECT output_name, released_on FROM govern__released_outputs "
+            "WHERE project_id = ? ORDER BY released_on, output_name",
+            [project.project_id],
+        ).fetchall()
+        approved = status.state is not ProjectState.REJECTED
+        entries.append(
+            {
+                "project_id": project.project_id,
+                "title": spec.title,
+                "state": status.state.value,
+                "purpose": spec.purpose.value,
+                "lay_summary": spec.lay_summary,
+                "public_benefit": spec.public_benefit,
+                "legal_basis": spec.legal_basis,
+                "datasets": list(spec.datasets) if approved else [],
+                "setting": spec.setting.value,
+                "opt_outs_applied": spec.purpose.opt_out_applies,
+                "conditions": list(status.conditions),
+                "outputs_released": [
+                    {"output": str(name), "released_on": on.isoformat()} for name, on in released
+                ],
+                "applied_on": project.applied_on.isoformat(),
+                "dac_decision_on": None
+                if status.dac_decided_at is None
+                else status.dac_decided_at.date().isoformat(),
+                "countersigned_on": None
+                if status.countersigned_at is None
+                else status.countersigned_at.date().isoformat(),
+                "expires_on": spec.expires_on.isoformat(),
+            }
+        )
+    return {"version": REGISTER_VERSION, "generated_on": today.isoformat(), "projects": entries}
+
+
+def register_json(con: duckdb.DuckDBPyConnection, today: date) -> str:
+    return json.dumps(build_register(con, today), indent=2)
