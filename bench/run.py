@@ -4,7 +4,8 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--people N] [--seed S] [--keep]``
+Usage: ``python -m bench.run [--only spine|linkage] [--people N] [--seed S] [--keep]``; with no
+``--only`` it runs the spine and then the linkage benchmark (``bench/linkage.py``).
 """
 
 from __future__ import annotations
@@ -166,7 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=600_000, help="district size (people)")
     parser.add_argument("--seed", type=int, default=11, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
+    parser.add_argument(
+        "--only", choices=("spine", "linkage"), help="run one benchmark (default: both)"
+    )
     ns = parser.parse_args(argv)
+    if ns.only != "linkage":
+        bench_spine_main(ns)
+    if ns.only != "spine":
+        from bench import linkage
+
+        linkage.main([])
+    return 0
+
+
+def bench_spine_main(ns: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "spine",
@@ -185,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         f"[bench] spine: {result['spine_wall_seconds']} s wall, peak {result['spine_peak_rss_mib']}"
         f" MiB (goal <= 600 s, <= 8192 MiB); dominant stage: {result['dominant_stage']}"
     )
-    return 0
 
 
 if __name__ == "__main__":

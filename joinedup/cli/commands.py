@@ -9,7 +9,7 @@ def register(app: typer.Typer) -> None:
     if getattr(app, "_joinedup_registered", False):
         return
     app._joinedup_registered = True  # type: ignore[attr-defined]
-    from joinedup.cli import node, refresh, source
+    from joinedup.cli import link, node, refresh, source
     from joinedup.cli.demo import demo_command
     from joinedup.cli.simulate import simulate_command
 
@@ -19,3 +19,4 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate_command)
     app.add_typer(node.app, name="node")
     app.add_typer(source.app, name="source")
+    app.add_typer(link.app, name="link")

@@ -1,0 +1,132 @@
+"""``joinedup link``: probabilistic linkage of files from outside the simulator.
+
+``joinedup link files LEFT [RIGHT] --out DIR`` de-duplicates one file or links two, on the
+standard column names (see ``joinedup.link.settings``); the work is ``joinedup.link.files``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from joinedup.cli.options import JsonOpt
+from joinedup.cli.progress import progress_bar
+from joinedup.errors import UsageError
+from joinedup.link.files import FileLinkSpec, link_files
+
+app = typer.Typer(help="Link or de-duplicate files of person records.", no_args_is_help=True)
+console = Console()
+
+
+def _parse_map(values: list[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for v in values:
+        their, sep, ours = v.partition("=")
+        if not sep or not their.strip() or not ours.strip():
+            raise UsageError(f"--map {v}: write it as THEIR_COLUMN=STANDARD_COLUMN")
+        pairs.append((their.strip(), ours.strip()))
+    return tuple(pairs)
+
+
+@app.command("files")
+def files_command(
+    left: Annotated[Path, typer.Argument(help="The first file (CSV or Parquet).")],
+    right: Annotated[
+        Path | None,
+        typer.Argument(help="A second file to link to the first; leave out to de-duplicate LEFT."),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for clusters.csv, pairs.csv and report.json.")
+    ] = Path("linked"),
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            help="Match probability at or above which two records join one cluster.",
+        ),
+    ] = 0.9,
+    pair_threshold: Annotated[
+        float,
+        typer.Option(
+            "--pair-threshold", help="Lowest match probability of a pair written to pairs.csv."
+        ),
+    ] = 0.5,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Rename a column to a standard name, as THEIR_COLUMN=STANDARD_COLUMN"
+            " (repeatable).",
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare",
+            help="Also compare this non-standard column (exact, then fuzzy) (repeatable).",
+        ),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Leave this column out of linkage (repeatable)."),
+    ] = None,
+    within: Annotated[
+        bool,
+        typer.Option("--within", help="With two files, also find duplicates inside each file."),
+    ] = False,
+    scored_pairs: Annotated[
+        bool,
+        typer.Option(
+            "--scored-pairs",
+            help="Also write every scored candidate pair to scored_pairs.parquet.",
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the random u sample.")] = 1,
+    json_output: JsonOpt = False,
+) -> None:
+    """Link two files, or de-duplicate one, whose columns use the standard names."""
+    spec = FileLinkSpec(
+        files=(left,) if right is None else (left, right),
+        out=out,
+        threshold=threshold,
+        pair_threshold=pair_threshold,
+        column_map=_parse_map(column_map or []),
+        compare=tuple(compare or ()),
+        ignore=tuple(ignore or ()),
+        within=within,
+        write_scored_pairs=scored_pairs,
+        seed=seed,
+    )
+    with progress_bar(not json_output) as report:
+        result = link_files(spec, report)
+    if json_output:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    table = Table(title=f"Linkage ({result.link_type})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for source, n in result.records.items():
+        table.add_row(f"records in {source}", f"{n:,}")
+    table.add_row("columns compared", ", ".join(result.columns_compared))
+    table.add_row("candidate pairs scored", f"{result.scored_pairs:,}")
+    table.add_row(f"pairs at p >= {pair_threshold}", f"{result.pairs_written:,}")
+    table.add_row(f"clusters at p >= {threshold}", f"{result.clusters:,}")
+    table.add_row("records in clusters of 2+", f"{result.records_in_multi_record_clusters:,}")
+    table.add_row("largest cluster", f"{result.largest_cluster:,}")
+    e = result.estimates
+    if e.estimated_precision is not None:
+        table.add_row("estimated precision (label-free)", f"{e.estimated_precision:.4f}")
+    if e.estimated_recall_within_blocking is not None:
+        table.add_row(
+            "estimated recall within blocking (label-free)",
+            f"{e.estimated_recall_within_blocking:.4f}",
+        )
+    for col, n in result.unreadable_values.items():
+        table.add_row(f"unreadable values: {col}", f"{n:,}")
+    console.print(table)
+    console.print(f"Wrote clusters.csv, pairs.csv, report.json and model.json to {result.out}")

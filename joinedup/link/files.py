@@ -1,0 +1,624 @@
+"""Link any files: one file de-duplicated, or two files linked, on standard column names.
+
+``link_files(spec)`` reads CSV or Parquet files whose columns use the standard names of
+``joinedup.link.settings.STANDARD_COLUMNS`` (any subset; ``column_map`` renames others, and
+``compare`` adds non-standard columns to the model), standardises them, trains a Splink 5 model
+built by ``joinedup.link.settings``, scores candidate pairs and clusters them. It writes to
+``spec.out``:
+
+- ``clusters.csv``: record_id, source, cluster_id (every input record, one row each);
+- ``pairs.csv``: record_id_l, source_l, record_id_r, source_r, match_probability, match_weight
+  for pairs at or above ``pair_threshold``;
+- ``report.json``: counts, columns, blocking rules with their pair counts, training, timings and
+  label-free quality estimates (no row values);
+- ``model.json``: the trained Splink model;
+- ``scored_pairs.parquet`` (only with ``write_scored_pairs``): every scored candidate pair.
+
+Invariants: errors and the report name files, columns and counts, never values; the input
+files are never modified; a record id is unique within its file; the outputs are written only
+after linkage succeeded.
+"""
+
+# SQL in this module is assembled from column names that were validated against the standard
+# names or a strict identifier pattern, and from this package's own constants; values are
+# never formatted into SQL. Hence S608 is off for the file.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from joinedup.errors import LinkageError, UsageError
+from joinedup.link.settings import (
+    COMPARED_STANDARD_COLUMNS,
+    DERIVED_COLUMNS,
+    STANDARD_COLUMNS,
+    BlockingRuleSpec,
+    LinkageModelSpec,
+    model_spec,
+    splink_rule,
+)
+
+Progress = Callable[[str, int, int], None]
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+READABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+STEPS = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileLinkSpec:
+    """What to link and how. ``files``: one (de-duplicate) or two (link) paths."""
+
+    files: tuple[Path, ...]
+    out: Path
+    threshold: float = 0.9
+    pair_threshold: float = 0.5
+    column_map: tuple[tuple[str, str], ...] = ()
+    compare: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    within: bool = False
+    write_scored_pairs: bool = False
+    seed: int = 1
+    max_pairs_per_rule: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QualityEstimates:
+    """Label-free estimates from the model's own probabilities (optimistic, see docs)."""
+
+    accepted_pairs: int
+    estimated_precision: float | None
+    estimated_recall_within_blocking: float | None
+    expected_matches_within_blocking: float
+    expected_matches_from_lambda: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileLinkResult:
+    out: Path
+    link_type: str
+    records: dict[str, int]
+    columns_compared: tuple[str, ...]
+    blocking_rules: tuple[dict[str, Any], ...]
+    scored_pairs: int
+    pairs_written: int
+    clusters: int
+    records_in_multi_record_clusters: int
+    largest_cluster: int
+    estimates: QualityEstimates
+    seconds: dict[str, float] = field(default_factory=dict)
+    unreadable_values: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out"] = str(self.out)
+        return d
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Input:
+    source: str
+    table: str
+    records: int
+    standard: tuple[str, ...]
+    other: tuple[str, ...]
+    unreadable: dict[str, int]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and standardising
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in READABLE_SUFFIXES:
+        raise UsageError(f"{path.name}: only CSV (.csv) and Parquet (.parquet) files can be linked")
+    try:
+        if suffix == ".csv":
+            return con.read_csv(str(path), all_varchar=True, header=True)
+        return con.read_parquet(str(path))
+    except duckdb.Error as exc:
+        raise LinkageError(
+            f"{path.name}: could not be read as {suffix[1:]} ({type(exc).__name__})"
+        ) from None
+
+
+def resolve_columns(
+    file_name: str,
+    columns: Sequence[str],
+    column_map: Sequence[tuple[str, str]],
+    compare: Sequence[str],
+    ignore: Sequence[str],
+) -> dict[str, str]:
+    """Map a file's column names to the names linkage uses: {their column: our column}.
+
+    Raises UsageError naming every unknown, missing or clashing column (names only).
+    """
+    lowered = {c.strip().lower(): c for c in columns}
+    mapping = {their.strip().lower(): ours.strip().lower() for their, ours in column_map}
+    problems: list[str] = []
+    for their, ours in mapping.items():
+        if ours not in STANDARD_COLUMNS:
+            problems.append(
+                f"--map {their}={ours}: '{ours}' is not a standard column"
+                f" (standard: {', '.join(STANDARD_COLUMNS)})"
+            )
+    compare_l = [c.strip().lower() for c in compare]
+    ignore_l = {c.strip().lower() for c in ignore}
+    for c in compare_l:
+        if not IDENTIFIER.match(c):
+            problems.append(f"--compare {c}: use letters, digits and underscores only")
+        if c in STANDARD_COLUMNS or c in DERIVED_COLUMNS:
+            problems.append(f"--compare {c}: standard columns are compared already")
+    result: dict[str, str] = {}
+    unknown: list[str] = []
+    for low, original in lowered.items():
+        if low in ignore_l:
+            continue
+        target = mapping.get(low, low)
+        if target in STANDARD_COLUMNS or target in compare_l:
+            if target in result.values():
+                problems.append(f"two columns would both be '{target}'")
+            result[original] = target
+        else:
+            unknown.append(original)
+    if unknown:
+        problems.append(
+            f"unknown columns: {', '.join(sorted(unknown))}. Rename them to a standard column"
+            " with --map THEIR_COLUMN=STANDARD_COLUMN, compare them as they are with"
+            " --compare COLUMN, or leave them out with --ignore COLUMN"
+        )
+    if not set(result.values()) & {
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "nhs_number",
+        "upn",
+    }:
+        problems.append(
+            "no identifying column: at least one of given_name, family_name, date_of_birth,"
+            " nhs_number or upn is needed"
+        )
+    if problems:
+        raise UsageError(f"{file_name}: " + "; ".join(problems))
+    return result
+
+
+def _check_options_name_real_columns(con: duckdb.DuckDBPyConnection, spec: FileLinkSpec) -> None:
+    """Every --map and --compare column must be in at least one of the files."""
+    seen: set[str] = set()
+    for path in spec.files:
+        seen |= {c.strip().lower() for c in _read_raw(con, path).columns}
+    named = [t.strip().lower() for t, _ in spec.column_map]
+    named += [c.strip().lower() for c in spec.compare]
+    absent = sorted(set(named) - seen)
+    if absent:
+        raise UsageError(f"--map or --compare names columns no file has: {', '.join(absent)}")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def standardise_sql(column: str, raw: str) -> str:
+    """The SQL expression that standardises one column (``raw`` is a quoted VARCHAR input).
+
+    Kept deliberately small: ``joinedup.link.standardise`` holds the richer standardisation
+    (name variants, phonetic codes) the person index uses.
+    """
+    t = f"nullif(trim({raw}), '')"
+    if column in ("given_name", "family_name"):
+        # fold accents, drop apostrophes, every other non-letter run becomes one space
+        return (
+            "nullif(trim(regexp_replace(regexp_replace(lower(strip_accents("
+            f"{t})), '[''’`]', '', 'g'), '[^a-z]+', ' ', 'g')), '')"
+        )
+    if column == "date_of_birth":
+        formats = ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y", "%Y/%m/%d", "%d-%m-%Y", "%d.%m.%Y")
+        attempts = ", ".join(
+            f"try_strptime({'left(' + t + ', 10)' if f == '%Y-%m-%d' else t}, '{f}')"
+            for f in formats
+        )
+        return f"strftime(coalesce({attempts}), '%Y-%m-%d')"
+    if column == "sex":
+        return (
+            f"CASE WHEN lower({t}) IN ('m', 'male', 'man', 'boy', '1') THEN 'M'"
+            f" WHEN lower({t}) IN ('f', 'female', 'woman', 'girl', '2') THEN 'F' END"
+        )
+    if column == "postcode":
+        p = f"upper(regexp_replace({t}, '[^A-Za-z0-9]', '', 'g'))"
+        return (
+            f"CASE WHEN regexp_full_match({p}, '[A-Z]{{1,2}}[0-9][A-Z0-9]?[0-9][A-Z]{{2}}')"
+            f" THEN left({p}, length({p}) - 3) || ' ' || right({p}, 3) ELSE nullif({p}, '') END"
+        )
+    if column == "nhs_number":
+        d = f"regexp_replace({t}, '[^0-9]', '', 'g')"
+        return f"CASE WHEN length({d}) = 10 THEN {d} END"
+    if column == "upn":
+        u = f"upper(regexp_replace({t}, '[^A-Za-z0-9]', '', 'g'))"
+        return f"CASE WHEN length({u}) = 13 THEN {u} END"
+    if column == "record_id":
+        return t
+    return f"lower({t})"
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    source: str,
+    table: str,
+    spec: FileLinkSpec,
+) -> _Input:
+    rel = _read_raw(con, path)
+    mapping = resolve_columns(path.name, rel.columns, spec.column_map, spec.compare, spec.ignore)
+    targets = set(mapping.values())
+    selects = []
+    for original, target in mapping.items():
+        raw = f"CAST({_quote(original)} AS VARCHAR)"
+        selects.append(f"{raw} AS {_quote('raw__' + target)}")
+    con.register("jd_raw_view", rel)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE jd_raw AS SELECT row_number() OVER () AS jd_row, "
+        f"{', '.join(selects)} FROM jd_raw_view"
+    )
+    con.unregister("jd_raw_view")
+    cols = [
+        "CAST("
+        + (standardise_sql("record_id", '"raw__record_id"') if "record_id" in targets else "jd_row")
+        + " AS VARCHAR) AS record_id"
+    ]
+    standard = tuple(c for c in COMPARED_STANDARD_COLUMNS if c in targets)
+    other = tuple(c for c in (x.strip().lower() for x in spec.compare) if c in targets)
+    for c in (*standard, *other):
+        cols.append(f"{standardise_sql(c, _quote('raw__' + c))} AS {_quote(c)}")
+    if "postcode" in targets:
+        pc = standardise_sql("postcode", '"raw__postcode"')
+        uk = f"regexp_full_match({pc}, '[A-Z]{{1,2}}[0-9][A-Z0-9]? [0-9][A-Z]{{2}}')"
+        cols.append(f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 2) END AS postcode_sector")
+        cols.append(f"CASE WHEN {uk} THEN split_part({pc}, ' ', 1) END AS postcode_district")
+    con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(cols)} FROM jd_raw")
+    counts = con.execute(
+        f"SELECT count(*), count(DISTINCT record_id), count(*) FILTER (WHERE record_id IS NULL)"
+        f" FROM {table}"
+    ).fetchone()
+    assert counts is not None
+    records, distinct, null_ids = int(counts[0]), int(counts[1]), int(counts[2])
+    if null_ids:
+        raise LinkageError(f"{path.name}: {null_ids} rows have an empty record_id")
+    if distinct != records:
+        raise LinkageError(
+            f"{path.name}: record_id is not unique ({records - distinct} repeated ids);"
+            " give each row its own id, or leave record_id out to number rows"
+        )
+    unreadable: dict[str, int] = {}
+    for c in standard:
+        row = con.execute(
+            f"SELECT count(*) FROM jd_raw r JOIN {table} t ON t.record_id = CAST("
+            + (
+                standardise_sql("record_id", "r.raw__record_id")
+                if "record_id" in targets
+                else "r.jd_row"
+            )
+            + f" AS VARCHAR) WHERE nullif(trim(r.{_quote('raw__' + c)}), '') IS NOT NULL"
+            f" AND t.{_quote(c)} IS NULL"
+        ).fetchone()
+        assert row is not None
+        if row[0]:
+            unreadable[c] = int(row[0])
+    con.execute("DROP TABLE jd_raw")
+    return _Input(
+        source=source,
+        table=table,
+        records=records,
+        standard=standard,
+        other=other,
+        unreadable=unreadable,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocking
+
+
+def count_rule_pairs(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[str], rule: BlockingRuleSpec, link_type: str
+) -> int:
+    """Candidate pairs an equality rule generates (before de-duplication across rules)."""
+    if rule.sql is not None:
+        return -1  # custom rules are not counted; they are narrow by construction
+    not_null = " AND ".join(f"({k}) IS NOT NULL" for k in rule.keys)
+    if link_type in ("dedupe_only", "link_and_dedupe"):
+        union = " UNION ALL ".join(
+            f"SELECT {_aliased(rule.keys)} FROM {t} WHERE {not_null}" for t in tables
+        )
+        groups = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+        sql = (
+            "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM"
+            f" (SELECT count(*) AS n FROM ({union}) GROUP BY {groups})"
+        )
+    else:
+        a, b = tables
+        joined = ", ".join(f"k{i}" for i in range(len(rule.keys)))
+        sql = (
+            f"SELECT coalesce(sum(x.n * y.n), 0) FROM "
+            f"(SELECT {_aliased(rule.keys)}, count(*) AS n FROM {a} WHERE {not_null}"
+            " GROUP BY ALL) x"
+            f" JOIN (SELECT {_aliased(rule.keys)}, count(*) AS n FROM {b} WHERE {not_null}"
+            f" GROUP BY ALL) y USING ({joined})"
+        )
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _aliased(keys: Sequence[str]) -> str:
+    return ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+
+
+def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLinkResult:
+    """Link or de-duplicate the files of ``spec``; write the outputs; return the summary."""
+    from splink import DuckDBAPI, Linker
+
+    if not 1 <= len(spec.files) <= 2:
+        raise UsageError("give one file (to de-duplicate) or two files (to link)")
+    if not 0 < spec.threshold < 1 or not 0 < spec.pair_threshold < 1:
+        raise UsageError("--threshold and the pair threshold must be between 0 and 1")
+    report = progress or (lambda _d, _n, _t: None)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[step] = round(now - clock, 2)
+        clock = now
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    con = duckdb.connect()
+    report("reading and standardising", 0, STEPS)
+    _check_options_name_real_columns(con, spec)
+    stems = [p.stem for p in spec.files]
+    sources = stems if len(set(stems)) == len(stems) else ["left", "right"][: len(stems)]
+    inputs = [
+        _load(con, path, source, f"jd_input_{i}", spec)
+        for i, (path, source) in enumerate(zip(spec.files, sources, strict=True))
+    ]
+    standard = tuple(c for c in COMPARED_STANDARD_COLUMNS if all(c in i.standard for i in inputs))
+    other = tuple(c for c in inputs[0].other if all(c in i.other for i in inputs))
+    if not set(standard) & {"given_name", "family_name", "date_of_birth", "nhs_number", "upn"}:
+        raise UsageError(
+            "the files share no identifying column (given_name, family_name, date_of_birth,"
+            " nhs_number or upn)"
+        )
+    keep = ["record_id", *standard, *other]
+    if "postcode" in standard:
+        keep += ["postcode_sector", "postcode_district"]
+    for i in inputs:
+        con.execute(
+            f"CREATE TABLE {i.table}_model AS SELECT {', '.join(_quote(c) for c in keep)}"
+            f" FROM {i.table}"
+        )
+    link_type = (
+        "dedupe_only" if len(inputs) == 1 else ("link_and_dedupe" if spec.within else "link_only")
+    )
+    model = model_spec(standard, other)
+    lap("read")
+
+    report("choosing blocking rules", 1, STEPS)
+    total = sum(i.records for i in inputs)
+    cap = spec.max_pairs_per_rule or max(2_000_000, 40 * total)
+    tables = [f"{i.table}_model" for i in inputs]
+    chosen: list[BlockingRuleSpec] = []
+    rule_report: list[dict[str, Any]] = []
+    for rule in model.blocking_rules:
+        pairs = count_rule_pairs(con, tables, rule, link_type)
+        used = pairs <= cap
+        rule_report.append({"rule": rule.name, "candidate_pairs": pairs, "used": used})
+        if used:
+            chosen.append(rule)
+    if not chosen:
+        raise LinkageError(
+            "every blocking rule would compare too many pairs; add more identifying columns"
+        )
+    lap("blocking")
+
+    db_api = DuckDBAPI(connection=con)
+    sdfs = [
+        db_api.register(t, dataset_display_name=i.source)
+        for t, i in zip(tables, inputs, strict=True)
+    ]
+    settings = model.splink_settings(link_type=link_type, blocking_rules=chosen)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings, log_level=None)
+    training = _train(linker, model, spec.seed, report)
+    lap("training")
+
+    report("scoring candidate pairs", 5, STEPS)
+    predictions = linker.inference.predict(warning_mode="never")
+    lap("predict")
+    report("clustering", 6, STEPS)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=spec.threshold
+    )
+    lap("cluster")
+
+    report("writing outputs", 7, STEPS)
+    result = _write_outputs(
+        con,
+        spec,
+        link_type=link_type,
+        inputs=inputs,
+        sources=sources,
+        predictions=predictions.physical_name,
+        clusters=clusters.physical_name,
+        lam=float(linker._settings_obj._probability_two_random_records_match),
+        rule_report=rule_report,
+        columns=(*standard, *other),
+        seconds=seconds,
+    )
+    linker.misc.save_model_to_json(str(spec.out / "model.json"), overwrite=True)
+    lap("write")
+    full = {
+        **result.as_dict(),
+        "seconds": seconds,
+        "training": training,
+        "settings": {
+            "threshold": spec.threshold,
+            "pair_threshold": spec.pair_threshold,
+            "max_pairs_per_rule": cap,
+            "seed": spec.seed,
+        },
+        "versions": _versions(),
+    }
+    (spec.out / "report.json").write_text(json.dumps(full, indent=2) + "\n")
+    report("done", STEPS, STEPS)
+    con.close()
+    return FileLinkResult(
+        **{**{f: getattr(result, f) for f in result.__slots__}, "seconds": seconds}
+    )
+
+
+def _train(linker: Any, model: LinkageModelSpec, seed: int, report: Progress) -> dict[str, Any]:
+    plan = model.training
+    report("estimating lambda", 2, STEPS)
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [splink_rule(r) for r in plan.deterministic_rules], recall=plan.assumed_recall
+        )
+    except ValueError as exc:
+        raise LinkageError(f"could not estimate the match rate: {type(exc).__name__}") from None
+    report("estimating u (random pairs)", 3, STEPS)
+    linker.training.estimate_u_using_random_sampling(max_pairs=plan.u_max_pairs, seed=seed)
+    report("estimating m (expectation maximisation)", 4, STEPS)
+    for rule in plan.em_rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            splink_rule(rule), estimate_without_term_frequencies=True
+        )
+    return {
+        "deterministic_rules": [r.name for r in plan.deterministic_rules],
+        "assumed_recall": plan.assumed_recall,
+        "u_max_pairs": plan.u_max_pairs,
+        "em_rules": [r.name for r in plan.em_rules],
+        "probability_two_random_records_match": float(
+            linker._settings_obj._probability_two_random_records_match
+        ),
+    }
+
+
+def _write_outputs(
+    con: duckdb.DuckDBPyConnection,
+    spec: FileLinkSpec,
+    *,
+    link_type: str,
+    inputs: Sequence[_Input],
+    sources: Sequence[str],
+    predictions: str,
+    clusters: str,
+    lam: float,
+    rule_report: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    seconds: dict[str, float],
+) -> FileLinkResult:
+    spec.out.mkdir(parents=True, exist_ok=True)
+    pcols = {r[0] for r in con.execute(f"DESCRIBE {predictions}").fetchall()}
+    one = sources[0]
+    src_l = "source_dataset_l" if "source_dataset_l" in pcols else f"'{one}'"
+    src_r = "source_dataset_r" if "source_dataset_r" in pcols else f"'{one}'"
+    con.execute(
+        f"CREATE TEMP TABLE jd_pairs AS SELECT record_id_l, {src_l} AS source_l, record_id_r,"
+        f" {src_r} AS source_r, match_probability, match_weight FROM {predictions}"
+    )
+    ccols = {r[0] for r in con.execute(f"DESCRIBE {clusters}").fetchall()}
+    src = "source_dataset" if "source_dataset" in ccols else f"'{one}'"
+    con.execute(
+        f"CREATE TEMP TABLE jd_clusters AS SELECT record_id, {src} AS source,"
+        f" dense_rank() OVER (ORDER BY cluster_id) AS cluster_id FROM {clusters}"
+    )
+    pt = float(spec.pair_threshold)
+    con.execute(
+        "COPY (SELECT * FROM jd_pairs WHERE match_probability >= ? ORDER BY match_probability"
+        " DESC, source_l, record_id_l, source_r, record_id_r) TO '"
+        + str(spec.out / "pairs.csv").replace("'", "''")
+        + "' (HEADER)",
+        [pt],
+    )
+    con.execute(
+        "COPY (SELECT * FROM jd_clusters ORDER BY cluster_id, source, record_id) TO '"
+        + str(spec.out / "clusters.csv").replace("'", "''")
+        + "' (HEADER)"
+    )
+    if spec.write_scored_pairs:
+        con.execute(
+            "COPY jd_pairs TO '"
+            + str(spec.out / "scored_pairs.parquet").replace("'", "''")
+            + "' (FORMAT parquet)"
+        )
+    row = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE match_probability >= ?),"
+        " avg(match_probability) FILTER (WHERE match_probability >= ?),"
+        " coalesce(sum(match_probability) FILTER (WHERE match_probability >= ?), 0),"
+        " coalesce(sum(match_probability), 0) FROM jd_pairs",
+        [pt, pt, pt],
+    ).fetchone()
+    assert row is not None
+    scored, accepted, mean_p, sum_acc, sum_all = row
+    crow = con.execute(
+        "SELECT count(*), coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(max(n), 0)"
+        " FROM (SELECT cluster_id, count(*) AS n FROM jd_clusters GROUP BY cluster_id)"
+    ).fetchone()
+    assert crow is not None
+    sizes = [i.records for i in inputs]
+    if link_type == "dedupe_only":
+        possible = sizes[0] * (sizes[0] - 1) / 2
+    elif link_type == "link_only":
+        possible = sizes[0] * sizes[1]
+    else:
+        possible = sum(sizes) * (sum(sizes) - 1) / 2
+    estimates = QualityEstimates(
+        accepted_pairs=int(accepted),
+        estimated_precision=None if mean_p is None else round(float(mean_p), 5),
+        estimated_recall_within_blocking=round(float(sum_acc) / float(sum_all), 5)
+        if sum_all
+        else None,
+        expected_matches_within_blocking=round(float(sum_all), 1),
+        expected_matches_from_lambda=round(lam * possible, 1),
+    )
+    unreadable: dict[str, int] = {}
+    for i in inputs:
+        for c, n in i.unreadable.items():
+            unreadable[f"{i.source}.{c}"] = n
+    return FileLinkResult(
+        out=spec.out,
+        link_type=link_type,
+        records={i.source: i.records for i in inputs},
+        columns_compared=columns,
+        blocking_rules=tuple(rule_report),
+        scored_pairs=int(scored),
+        pairs_written=int(accepted),
+        clusters=int(crow[0]),
+        records_in_multi_record_clusters=int(crow[1]),
+        largest_cluster=int(crow[2]),
+        estimates=estimates,
+        seconds=seconds,
+        unreadable_values=unreadable,
+    )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {p: version(p) for p in ("joinedup", "splink", "duckdb")}
