@@ -19,9 +19,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.gate import authorise
 from joinedup.cli.options import JsonOpt
 from joinedup.cli.progress import StepProgress, progress_bar
 from joinedup.errors import ContractError, UsageError
+from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.ingest import IngestResult, ingest_dir, init_node
 from joinedup.link import LinkageScore, RefreshResult, refresh_node, score_node_against_truth
 from joinedup.simulate import SimulationResult, SimulationSpec, simulate_district
@@ -108,6 +110,10 @@ def run_demo(
 
     t0 = time.perf_counter()
     settings = init_node(node_dir, name="demo")
+    # the demo's own node: decided and audited as its local operator
+    authorise(
+        settings, LOCAL_OPERATOR_ID, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="demo"
+    )
     ingested = tuple(ingest_dir(settings, extracts, progress))
     timings.append(("ingest", time.perf_counter() - t0))
     rejected = [r for r in ingested if r.is_failure]

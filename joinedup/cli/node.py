@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from joinedup.cli.options import JsonOpt, NodeArg
+from joinedup.cli.gate import authorise
+from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.config import load_node
+from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.ingest import init_node, node_status
 
 app = typer.Typer(help="Create a node and see what it holds.", no_args_is_help=True)
@@ -35,6 +37,10 @@ def init(
 ) -> None:
     """Create a node: node.toml, a secret key (mode 0600), the vault and the store."""
     settings = init_node(directory, name=name)
+    # a new node has no actors yet: its creation is decided and audited as local-operator
+    authorise(
+        settings, LOCAL_OPERATOR_ID, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="init"
+    )
     if json_output:
         _print_json(
             {
@@ -58,9 +64,12 @@ def init(
 def status(
     node: NodeArg,
     json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Show the batches loaded into a node, with their counts, and what the vault holds."""
-    report = node_status(load_node(node))
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="status")
+    report = node_status(settings)
     if json_output:
         _print_json(
             {

@@ -15,6 +15,15 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
 ]
 
+AsActorOpt = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        help="Act as this registered actor (default: local-operator, the node administrator "
+        "at the node's console). Every command is decided and audited as this actor.",
+    ),
+]
+
 
 def parse_date_option(value: str, option: str) -> date:
     """A YYYY-MM-DD option value as a date, or a UsageError naming the option."""

@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.gate import authorise
 from joinedup.cli.node import app as node_app
-from joinedup.cli.options import JsonOpt, NodeArg
+from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
+from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.link import RefreshResult, refresh_node
 
 console = Console()
@@ -35,9 +37,11 @@ def refresh(
             "person may hold before a guarded link into it is refused.",
         ),
     ] = 1,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Rebuild the person index and the linked store from the vault and raw tables (atomic)."""
     settings = load_node(node)
+    authorise(settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="refresh")
     if json_output:
         result = refresh_node(settings, max_spine_ids=max_spine_ids)
         console.print_json(json.dumps(result.as_dict()))

@@ -12,10 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from joinedup.cli.options import JsonOpt, NodeArg, parse_date_option
+from joinedup.cli.gate import authorise
+from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg, parse_date_option
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import ContractError, UsageError
+from joinedup.govern import LOCAL_OPERATOR_ID, ResourceKind
+from joinedup.govern import Action as GovernAction
 from joinedup.ingest import (
     IngestResult,
     QuarantineReport,
@@ -133,9 +136,13 @@ def ingest(
     ],
     json_output: JsonOpt = False,
     as_of: AsOfOpt = None,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Check one extract against its contract and load it into the node."""
     settings = load_node(node)
+    authorise(
+        settings, as_actor, GovernAction.ADMINISTER_NODE, kind=ResourceKind.SOURCE, name=source
+    )
     today = _parse_as_of(as_of)
     with progress_bar(not json_output) as report:
         result = ingest_file(settings, source, file, report, today=today)
@@ -154,9 +161,11 @@ def ingest_directory(
     ],
     json_output: JsonOpt = False,
     as_of: AsOfOpt = None,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Load every extract found in a folder, in the contracts' order (reference data first)."""
     settings = load_node(node)
+    authorise(settings, as_actor, GovernAction.ADMINISTER_NODE, kind=ResourceKind.SOURCE, name="*")
     today = _parse_as_of(as_of)
     with progress_bar(not json_output) as report:
         results = ingest_dir(settings, directory, report, today=today)
@@ -209,6 +218,7 @@ def quarantine(
         typer.Option("--csv", help="Also write every matching reason to this CSV file."),
     ] = None,
     json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Why rows were quarantined: counts by column and rule, then row-by-row reasons.
 
@@ -216,6 +226,13 @@ def quarantine(
     with the agency that sent the extract. The rows themselves stay in the vault.
     """
     settings = load_node(node)
+    authorise(
+        settings,
+        as_actor,
+        GovernAction.ADMINISTER_NODE,
+        kind=ResourceKind.SOURCE,
+        name=source or "*",
+    )
     if action not in ("quarantine", "flag", "all"):
         raise UsageError("--action must be quarantine, flag or all")
     chosen: Action = (
