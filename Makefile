@@ -8,7 +8,7 @@ DFE_STAMP := $(DFE_VENV)/.installed
 PEOPLE ?= 20000
 SEED ?= 7
 
-.PHONY: install install-dfe demo test lint bench clean
+.PHONY: install install-dfe chromium demo test lint bench clean
 
 install: $(STAMP)
 
@@ -28,10 +28,17 @@ $(DFE_STAMP): constraints-dfe.txt
 	$(DFE_VENV)/bin/python -m pip install --quiet -r constraints-dfe.txt
 	@touch $(DFE_STAMP)
 
+# Debian's Chromium, driven by the browser tests (tests/browser) through Playwright's Python
+# package; `playwright install` is never run.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# Builds the demo node, seeds one account per role, prints the logins and serves the web app on
+# 127.0.0.1 until Ctrl-C. Scripts use `joinedup demo --no-serve` instead.
 demo: install
 	$(BIN)/joinedup demo --dir demo --people $(PEOPLE) --seed $(SEED)
 
-test: install install-dfe
+test: install install-dfe chromium
 	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q
 
 lint: install

@@ -2,6 +2,8 @@
 
 Simulate a district, create a node, ingest every extract, build the person index and the linked
 store, and report what the node now holds, with the index scored against the simulator's truth.
+Then register one demo actor per role with a web sign-in, print the logins, and serve the web app
+on 127.0.0.1 until Ctrl-C (``--no-serve``: build everything and stop, for scripts).
 The demo folder is rebuilt from scratch on every run; a folder that was not made by the demo is
 never touched.
 """
@@ -22,10 +24,13 @@ from rich.table import Table
 from joinedup.cli.gate import authorise
 from joinedup.cli.options import JsonOpt
 from joinedup.cli.progress import StepProgress, progress_bar
+from joinedup.config import load_node
 from joinedup.errors import ContractError, UsageError
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.ingest import IngestResult, ingest_dir, init_node
 from joinedup.link import LinkageScore, RefreshResult, refresh_node, score_node_against_truth
+from joinedup.link.report import build_linkage_report
+from joinedup.link.report_html import render_report_html
 from joinedup.simulate import SimulationResult, SimulationSpec, simulate_district
 from joinedup.simulate.district import MAX_PEOPLE
 
@@ -41,6 +46,7 @@ class DemoResult:
     refresh: RefreshResult
     score: LinkageScore
     stage_seconds: tuple[tuple[str, float], ...]
+    report_path: Path | None = None
 
     @property
     def store_path(self) -> Path:
@@ -53,6 +59,7 @@ class DemoResult:
             "truth": str(self.folder / "extracts" / "truth"),
             "node": str(self.folder / "node"),
             "store": str(self.store_path),
+            "linkage_report": None if self.report_path is None else str(self.report_path),
             "people": self.simulation.people,
             "seed": self.simulation.seed,
             "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds},
@@ -130,6 +137,12 @@ def run_demo(
     t0 = time.perf_counter()
     score = score_node_against_truth(settings, extracts / "truth" / "person_map.csv")
     timings.append(("score against truth", time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    report = build_linkage_report(settings, truth_dir=extracts / "truth")
+    report_path = folder / "linkage-report.html"
+    report_path.write_text(render_report_html(report), encoding="utf-8")
+    timings.append(("linkage report", time.perf_counter() - t0))
     return DemoResult(
         folder=folder,
         simulation=simulation,
@@ -137,6 +150,7 @@ def run_demo(
         refresh=refreshed,
         score=score,
         stage_seconds=tuple(timings),
+        report_path=report_path,
     )
 
 
@@ -175,6 +189,7 @@ def _render(result: DemoResult) -> None:
     console.print(
         f"Extracts: {result.folder / 'extracts'} (truth in {result.folder / 'extracts' / 'truth'})"
         f"\nNode: {result.folder / 'node'}   linked store: {result.store_path}"
+        f"\nLinkage report: {result.report_path}"
         f"\nNext: joinedup node status {result.folder / 'node'}"
     )
 
@@ -188,11 +203,46 @@ def demo_command(
     ] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 7,
     json_output: JsonOpt = False,
+    no_serve: Annotated[
+        bool,
+        typer.Option("--no-serve", help="Build everything, print the logins, and do not serve."),
+    ] = False,
+    host: Annotated[str, typer.Option("--host", help="Address the web app listens on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[
+        int, typer.Option("--port", help="Port the web app listens on.", min=1, max=65535)
+    ] = 8000,
 ) -> None:
-    """Simulate a district, build a node from it, and show what the node holds."""
+    """Simulate a district, build a node from it, seed demo logins, and serve the web app."""
+    from joinedup.web import AccountStore, web_settings_for
+    from joinedup.web.demo_accounts import seed_demo_accounts
+
     with progress_bar(not json_output) as progress:
         result = run_demo(folder, people=people, seed=seed, progress=progress)
+    web = web_settings_for(load_node(result.folder / "node"))
+    logins = seed_demo_accounts(AccountStore(web.database_path), web.node)
+    url = f"http://{host}:{port}/"
     if json_output:
-        console.print_json(json.dumps(result.as_dict()))
+        report = result.as_dict() | {
+            "web": {"url": url, "logins": [login.as_dict() for login in logins]}
+        }
+        typer.echo(json.dumps(report))
     else:
         _render(result)
+        table = Table(title=f"Demo logins for {url} (printed once; kept only as hashes)")
+        for heading in ("username", "password", "role", "organisation"):
+            table.add_column(heading)
+        for login in logins:
+            table.add_row(login.username, login.password, login.role, login.organisation)
+        console.print(table)
+        console.print(
+            "Children's NHS numbers, UPNs and dates of birth for the child view and the"
+            f" opt-out form are in the simulated extracts: {result.folder / 'extracts'}"
+        )
+    if no_serve:
+        return
+    from joinedup.cli.serve import serve
+
+    console.print(f"Serving the demo at [bold]{url}[/] (Ctrl-C to stop)")
+    serve(web, host=host, port=port)

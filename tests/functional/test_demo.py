@@ -14,7 +14,10 @@ def test_demo_builds_a_node_and_reports_reconciled_counts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "demo"
-    code = main(["demo", "--dir", str(folder), "--people", "1500", "--seed", "3", "--json"], {})
+    code = main(
+        ["demo", "--dir", str(folder), "--people", "1500", "--seed", "3", "--json", "--no-serve"],
+        {},
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert (folder / "node" / "store.duckdb").is_file()
@@ -35,13 +38,27 @@ def test_demo_rebuilds_its_own_folder_but_refuses_a_foreign_one(
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    assert main(["demo", "--dir", str(foreign), "--people", "200", "--json"], {}) == 2
+    assert main(["demo", "--dir", str(foreign), "--people", "200", "--json", "--no-serve"], {}) == 2
     assert (foreign / "notes.txt").read_text() == "keep me"
     assert "not made by `joinedup demo`" in capsys.readouterr().err
 
     own = tmp_path / "again"
     for _ in range(2):
         assert (
-            main(["demo", "--dir", str(own), "--people", "200", "--seed", "1", "--json"], {}) == 0
+            main(
+                [
+                    "demo",
+                    "--dir",
+                    str(own),
+                    "--people",
+                    "200",
+                    "--seed",
+                    "1",
+                    "--json",
+                    "--no-serve",
+                ],
+                {},
+            )
+            == 0
         )
     capsys.readouterr()

@@ -1,0 +1,454 @@
+"""Clerical review: pairs of records the index could not decide on, looked at by a person.
+
+The **queue** (``link__review_queue`` in the store) holds items: two records (by record key)
+and why they are asked about. Any stage may queue pairs with a match probability
+(``queue_pairs``); for the deterministic index ``queue_index_items`` queues
+
+- ``refused_guarded_key``: two persons that one guarded name key (exact name, date of birth and
+  sex) would have joined had the over-merge guard not refused it;
+- ``conflict``: a person the guard flags (``link__conflicts``): two of its records that hold
+  different NHS numbers (or different ids of one spine register).
+
+A reviewer decides ``match``, ``non-match`` or ``unsure``. Decisions are appended to
+``link__review_decisions`` (the latest per item counts) and applied on the next refresh by
+``ReviewDecisionsStage``, the last link stage: ``match`` adds a strong ``review_match`` edge
+between the two records; ``non-match`` on records the index put in one person detaches record b:
+every edge of b, and every pair edge to b, is removed, so b becomes a person of its own (with
+what only it holds). ``unsure`` leaves the item open.
+
+Invariants:
+- the store tables hold record keys, person ids, rule and stage names, probabilities and
+  decisions, never a value and never the reviewer's name;
+- seeing a record's values is L0 access: ``show_item`` and ``decide_item`` need a reviewer name
+  and append every view and every decision to ``vault__review_log`` in the vault (append-only);
+- item ids are a hash of the two record keys, so a pair is queued once however often it is
+  proposed; record keys are per batch, so a decision on a record reloaded since stops applying
+  (it is reported as stale, never guessed onto the new record).
+"""
+
+# SQL here is assembled from this module's own constants (table and column names) and never
+# from row values, which are always bound; hence S608 is off for the file.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import duckdb
+
+from joinedup.config import NodeSettings, load_node
+from joinedup.errors import ConfigError, UsageError
+from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
+
+QUEUE_DDL = (
+    "CREATE TABLE IF NOT EXISTS link__review_queue ("
+    "item_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, stage VARCHAR NOT NULL, "
+    "rule VARCHAR, record_key_a VARCHAR NOT NULL, record_key_b VARCHAR NOT NULL, "
+    "match_probability DOUBLE, detail VARCHAR, queued_at TIMESTAMP NOT NULL)"
+)
+DECISIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS link__review_decisions ("
+    "item_id VARCHAR NOT NULL, record_key_a VARCHAR NOT NULL, record_key_b VARCHAR NOT NULL, "
+    "decision VARCHAR NOT NULL, decided_at TIMESTAMP NOT NULL)"
+)
+LOG_DDL = (
+    "CREATE TABLE IF NOT EXISTS vault__review_log ("
+    "logged_at TIMESTAMP NOT NULL, reviewer VARCHAR NOT NULL, action VARCHAR NOT NULL, "
+    "item_id VARCHAR NOT NULL, record_key_a VARCHAR NOT NULL, record_key_b VARCHAR NOT NULL, "
+    "decision VARCHAR)"
+)
+# What a reviewer sees of each record, side by side (vault__identities columns).
+SHOWN_FIELDS: tuple[str, ...] = (
+    "source",
+    "table_name",
+    "given_name",
+    "middle_names",
+    "family_name",
+    "former_family_name",
+    "date_of_birth",
+    "sex",
+    "nhs_number",
+    "upn",
+    "former_upn",
+    "local_id",
+    "postcode",
+    "address",
+)
+REVIEW_MATCH = PersonIndexRule(
+    name="review_match",
+    description="A reviewer decided that the two records are the same child.",
+    strength=Strength.STRONG,
+)
+
+
+class Decision(StrEnum):
+    MATCH = "match"
+    NON_MATCH = "non-match"
+    UNSURE = "unsure"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewPair:
+    """A pair a stage proposes for review, with its match probability when it has one."""
+
+    record_key_a: str
+    record_key_b: str
+    match_probability: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewItem:
+    item_id: str
+    kind: str
+    stage: str
+    rule: str | None
+    record_key_a: str
+    record_key_b: str
+    match_probability: float | None
+    detail: str | None
+    decision: str | None  # the latest decision, if any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordView:
+    """One record's identity as the vault holds it (L0: for the review terminal only)."""
+
+    record_key: str
+    person_id: str | None
+    values: tuple[tuple[str, str], ...]
+
+
+def item_id_for(record_key_a: str, record_key_b: str) -> str:
+    a, b = sorted((record_key_a, record_key_b))
+    return hashlib.sha256(f"{a}|{b}".encode()).hexdigest()[:16]
+
+
+def create_review_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(QUEUE_DDL)
+    con.execute(DECISIONS_DDL)
+
+
+def queue_pairs(
+    con: duckdb.DuckDBPyConnection,
+    pairs: Sequence[ReviewPair],
+    *,
+    stage: str,
+    rule: str | None,
+    kind: str = "pair",
+) -> int:
+    """Queue ``pairs`` on a store connection; pairs already queued are left as they are.
+    Returns how many were new."""
+    create_review_tables(con)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    before = _count(con, "SELECT count(*) FROM link__review_queue")
+    rows = []
+    seen: set[str] = set()
+    for p in pairs:
+        a, b = sorted((p.record_key_a, p.record_key_b))
+        item = item_id_for(a, b)
+        if a == b or item in seen:
+            continue
+        seen.add(item)
+        rows.append([item, kind, stage, rule, a, b, p.match_probability, p.detail, now])
+    if rows:
+        con.executemany(
+            "INSERT OR IGNORE INTO link__review_queue VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+    return _count(con, "SELECT count(*) FROM link__review_queue") - before
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+@contextmanager
+def _store(node: NodeSettings, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    from joinedup.link.refresh import attach_vault
+
+    con = duckdb.connect(str(node.store_path), config=node.duckdb_config())
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "link__record_person" not in tables:
+            raise ConfigError(
+                f"{node.root} has no person index yet; run: joinedup node refresh NODE"
+            )
+        create_review_tables(con)
+        attach_vault(con, node.vault_path)
+        yield con
+    finally:
+        con.close()
+
+
+def queue_index_items(node: NodeSettings | Path | str) -> int:
+    """Queue the deterministic index's undecided cases (see the module docstring)."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    with _store(settings, write=True) as con:
+        con.execute(
+            "CREATE TEMP TABLE rv AS SELECT lp.record_key, lp.person_id, v.source, v.table_name, "
+            "v.given_name_norm AS g, v.family_name_norm AS f, v.date_of_birth AS d, v.sex AS s, "
+            "v.nhs_number, coalesce(v.local_id, v.upn) AS spine_id "
+            "FROM link__record_person lp JOIN vault.vault__identities v USING (record_key)"
+        )
+        # a guarded name key whose records lie in two persons was refused by the guard (an
+        # accepted one would have made them one person)
+        refused = con.execute(
+            "WITH k AS (SELECT record_key, person_id, g || '|' || f || '|' || CAST(d AS VARCHAR) "
+            "  || '|' || s AS name_key FROM rv WHERE coalesce(g, '') <> '' "
+            "  AND coalesce(f, '') <> '' AND d IS NOT NULL AND s IN ('M', 'F')), "
+            "per AS (SELECT name_key, person_id, min(record_key) AS rk FROM k GROUP BY ALL), "
+            "multi AS (SELECT name_key FROM per GROUP BY ALL HAVING count(*) > 1), "
+            "ranked AS (SELECT per.*, row_number() OVER (PARTITION BY name_key ORDER BY rk) AS i "
+            "  FROM per JOIN multi USING (name_key)) "
+            "SELECT a.rk, b.rk FROM ranked a JOIN ranked b ON a.name_key = b.name_key "
+            "AND a.i = 1 AND b.i > 1"
+        ).fetchall()
+        n = queue_pairs(
+            con,
+            [ReviewPair(record_key_a=a, record_key_b=b) for a, b in refused],
+            stage="deterministic-v1",
+            rule="name_dob_sex",
+            kind="refused_guarded_key",
+        )
+        conflicts = con.execute(
+            "WITH c AS (SELECT person_id, kind FROM link__conflicts), "
+            "vals AS (SELECT c.person_id, c.kind, r.record_key, CASE WHEN c.kind = 'nhs' "
+            "  THEN r.nhs_number WHEN r.source || '.' || r.table_name = substr(c.kind, 7) "
+            "  THEN r.spine_id END AS val FROM c JOIN rv r USING (person_id)), "
+            "per AS (SELECT person_id, kind, val, min(record_key) AS rk FROM vals "
+            "  WHERE val IS NOT NULL GROUP BY ALL), "
+            "ranked AS (SELECT *, row_number() OVER (PARTITION BY person_id, kind ORDER BY rk) "
+            "  AS i FROM per) "
+            "SELECT a.rk, b.rk, a.kind FROM ranked a JOIN ranked b USING (person_id, kind) "
+            "WHERE a.i = 1 AND b.i > 1"
+        ).fetchall()
+        n += queue_pairs(
+            con,
+            [ReviewPair(record_key_a=a, record_key_b=b, detail=k) for a, b, k in conflicts],
+            stage="deterministic-v1",
+            rule=None,
+            kind="conflict",
+        )
+        return n
+
+
+_ITEMS_SQL = (
+    "SELECT q.item_id, q.kind, q.stage, q.rule, q.record_key_a, q.record_key_b, "
+    "q.match_probability, q.detail, d.decision FROM link__review_queue q "
+    "LEFT JOIN (SELECT item_id, arg_max(decision, decided_at) AS decision "
+    "  FROM link__review_decisions GROUP BY item_id) d USING (item_id) "
+)
+
+
+def _item(row: Sequence[object]) -> ReviewItem:
+    return ReviewItem(
+        item_id=str(row[0]),
+        kind=str(row[1]),
+        stage=str(row[2]),
+        rule=None if row[3] is None else str(row[3]),
+        record_key_a=str(row[4]),
+        record_key_b=str(row[5]),
+        match_probability=None if row[6] is None else float(str(row[6])),
+        detail=None if row[7] is None else str(row[7]),
+        decision=None if row[8] is None else str(row[8]),
+    )
+
+
+def list_items(
+    node: NodeSettings | Path | str, *, include_decided: bool = False
+) -> list[ReviewItem]:
+    """Queued items, open ones (undecided or unsure) only unless ``include_decided``."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    where = "" if include_decided else "WHERE d.decision IS NULL OR d.decision = 'unsure' "
+    with _store(settings, write=False) as con:
+        rows = con.execute(
+            _ITEMS_SQL + where + "ORDER BY q.match_probability DESC NULLS LAST, q.kind, q.item_id"
+        ).fetchall()
+    return [_item(r) for r in rows]
+
+
+def _log(
+    node: NodeSettings,
+    reviewer: str,
+    action: str,
+    item: ReviewItem,
+    decision: str | None,
+) -> None:
+    con = duckdb.connect(str(node.vault_path))
+    try:
+        con.execute(LOG_DDL)
+        con.execute(
+            "INSERT INTO vault__review_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                reviewer,
+                action,
+                item.item_id,
+                item.record_key_a,
+                item.record_key_b,
+                decision,
+            ],
+        )
+    finally:
+        con.close()
+
+
+def _check_reviewer(reviewer: str) -> str:
+    name = reviewer.strip()
+    if not name:
+        raise UsageError("--reviewer must name the person reviewing (it is written to the log)")
+    return name
+
+
+def _find(con: duckdb.DuckDBPyConnection, item_id: str) -> ReviewItem:
+    row = con.execute(_ITEMS_SQL + "WHERE q.item_id = ?", [item_id]).fetchone()
+    if row is None:
+        raise UsageError(f"no review item {item_id}; list them with: joinedup link review NODE")
+    return _item(row)
+
+
+def show_item(
+    node: NodeSettings | Path | str, item_id: str, *, reviewer: str
+) -> tuple[ReviewItem, RecordView, RecordView]:
+    """The two records of an item as the vault holds them; the view is logged in the vault."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    reviewer = _check_reviewer(reviewer)
+    columns = ", ".join(f"CAST(v.{c} AS VARCHAR)" for c in SHOWN_FIELDS)
+    with _store(settings, write=False) as con:
+        item = _find(con, item_id)
+        views = []
+        for key in (item.record_key_a, item.record_key_b):
+            row = con.execute(
+                f"SELECT lp.person_id, {columns} FROM vault.vault__identities v "
+                "LEFT JOIN link__record_person lp USING (record_key) WHERE v.record_key = ?",
+                [key],
+            ).fetchone()
+            values: tuple[tuple[str, str], ...] = ()
+            person = None
+            if row is not None:
+                person = None if row[0] is None else str(row[0])
+                values = tuple(
+                    (name, "" if v is None else str(v))
+                    for name, v in zip(SHOWN_FIELDS, row[1:], strict=True)
+                )
+            views.append(RecordView(record_key=key, person_id=person, values=values))
+    _log(settings, reviewer, "view", item, None)
+    return item, views[0], views[1]
+
+
+def decide_item(
+    node: NodeSettings | Path | str, item_id: str, decision: Decision | str, *, reviewer: str
+) -> ReviewItem:
+    """Record a decision on an item (store: the decision; vault log: who and when)."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    reviewer = _check_reviewer(reviewer)
+    try:
+        decided = Decision(decision)
+    except ValueError:
+        raise UsageError("a decision is one of: match, non-match, unsure") from None
+    with _store(settings, write=True) as con:
+        item = _find(con, item_id)
+        con.execute(
+            "INSERT INTO link__review_decisions VALUES (?, ?, ?, ?, ?)",
+            [
+                item.item_id,
+                item.record_key_a,
+                item.record_key_b,
+                decided.value,
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+    _log(settings, reviewer, "decide", item, decided.value)
+    return ReviewItem(
+        item_id=item.item_id,
+        kind=item.kind,
+        stage=item.stage,
+        rule=item.rule,
+        record_key_a=item.record_key_a,
+        record_key_b=item.record_key_b,
+        match_probability=item.match_probability,
+        detail=item.detail,
+        decision=decided.value,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewDecisionsStage:
+    """Applies reviewers' decisions as forced edges or forced splits (run it last).
+
+    It reads ``decisions_table`` on the refresh's store connection; when the table does not
+    exist (no review yet) it does nothing. Beyond inserting edges, it deletes the edges of the
+    second record of a ``non-match`` pair: a forced split is the one thing an edge cannot say.
+    """
+
+    name: str = "review"
+    rules: tuple[PersonIndexRule, ...] = (REVIEW_MATCH,)
+    decisions_table: str = "link__review_decisions"
+
+    def write_edges(self, context: LinkContext) -> None:
+        con = context.con
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+            "AND database_name = current_database()",
+            [self.decisions_table],
+        ).fetchone()
+        if exists is None or int(exists[0]) == 0:
+            return
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE link_review_latest AS "
+            "SELECT item_id, arg_max(record_key_a, decided_at) AS a, "
+            "arg_max(record_key_b, decided_at) AS b, arg_max(decision, decided_at) AS decision "
+            f"FROM {self.decisions_table} GROUP BY item_id"
+        )
+        # decisions whose records are both current
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE link_review_live AS SELECT l.* FROM link_review_latest l "
+            f"WHERE l.a IN (SELECT record_key FROM {context.records_table}) "
+            f"AND l.b IN (SELECT record_key FROM {context.records_table})"
+        )
+        con.execute(
+            f"INSERT INTO {context.edges_table} (rule, record_key, node) "
+            "SELECT ?, a, b FROM link_review_live WHERE decision = 'match'",
+            [REVIEW_MATCH.name],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE link_review_split AS SELECT DISTINCT l.b AS record_key "
+            f"FROM link_review_live l JOIN {context.assignment_table} x ON x.record_key = l.a "
+            f"JOIN {context.assignment_table} y ON y.record_key = l.b "
+            "WHERE l.decision = 'non-match' AND x.component = y.component"
+        )
+        con.execute(
+            f"DELETE FROM {context.edges_table} WHERE record_key IN "
+            "(SELECT record_key FROM link_review_split) "
+            "OR node IN (SELECT record_key FROM link_review_split)"
+        )
+
+
+def review_summary(node: NodeSettings | Path | str) -> dict[str, int]:
+    """Counts of queued items by kind and of latest decisions (and stale ones), for the CLI."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    with _store(settings, write=False) as con:
+        out: dict[str, int] = {}
+        for kind, count in con.execute(
+            "SELECT kind, count(*) FROM link__review_queue GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            out[f"queued {kind}"] = int(count)
+        for decision, count in con.execute(
+            "SELECT coalesce(d.decision, 'open'), count(*) FROM (" + _ITEMS_SQL + ") d "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            out[f"decision {decision}"] = int(count)
+        out["stale (a record was reloaded)"] = _count(
+            con,
+            "SELECT count(*) FROM link__review_decisions WHERE record_key_a NOT IN "
+            "(SELECT record_key FROM link__record_person) OR record_key_b NOT IN "
+            "(SELECT record_key FROM link__record_person)",
+        )
+    return out

@@ -1,0 +1,125 @@
+"""The web app factory: ``create_app(settings, ...)`` builds one FastAPI app for one node.
+
+Server-rendered pages, one router per surface (``joinedup.web.routers``), every route behind
+``joinedup.web.governance.require``. The factory wires, in order: the session middleware (every
+visitor holds a signed session cookie), the security headers (outermost, so they are on every
+response), the error pages (``AccessDenied`` → 403 with the reason; an anonymous visitor is sent
+to sign in instead), and the routers.
+
+Invariants: there are no mounts and no unguarded routes (static files are served by a governed
+route too); the policy, account store, session codec and sign-in throttle are on ``app.state``,
+so tests swap them by passing their own to the factory, not by patching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from joinedup.errors import AccessDenied, UserError
+from joinedup.web.auth import AccountStore, Session, SessionCodec, SigninThrottle
+from joinedup.web.governance import Policy, SignInRequired, session_of, viewer_of
+from joinedup.web.pages import PageLink, render
+from joinedup.web.routers import ROUTER_MODULES
+from joinedup.web.security import security_headers_middleware
+from joinedup.web.settings import WebSettings
+
+
+def default_policy(settings: WebSettings) -> Policy:
+    """The policy the app uses when none is passed: ``joinedup.govern.decide``."""
+    from joinedup.web.policy import GovernPolicy
+
+    return GovernPolicy(settings.node)
+
+
+def create_app(
+    settings: WebSettings,
+    *,
+    policy: Policy | None = None,
+    accounts: AccountStore | None = None,
+    throttle: SigninThrottle | None = None,
+) -> FastAPI:
+    """The web app of one node."""
+    app = FastAPI(
+        title=f"joinedup: {settings.node.name}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = SessionCodec(settings)
+    app.state.accounts = accounts or AccountStore(settings.database_path)
+    app.state.policy = policy or default_policy(settings)
+    app.state.throttle = throttle or SigninThrottle(
+        attempts=settings.signin_attempts, window_seconds=settings.signin_window_seconds
+    )
+    menu: list[PageLink] = []
+    for module in ROUTER_MODULES:
+        app.include_router(module.router)
+        menu.extend(module.LINKS)
+    app.state.menu = tuple(menu)
+
+    app.middleware("http")(_session_middleware)
+    app.middleware("http")(security_headers_middleware(https=settings.secure_cookies))
+    app.add_exception_handler(AccessDenied, _access_denied)
+    app.add_exception_handler(UserError, _user_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    return app
+
+
+async def _session_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    codec: SessionCodec = request.app.state.sessions
+    request.state.session = codec.loads(request.cookies.get(SessionCodec.COOKIE)) or Session.new()
+    response = await call_next(request)
+    # Re-issued on every response: a sign-in or sign-out replaces request.state.session, and an
+    # active session's signature time moves on (sessions expire after a quiet spell).
+    response.set_cookie(
+        SessionCodec.COOKIE,
+        codec.dumps(session_of(request)),
+        max_age=codec.max_age,
+        httponly=True,
+        samesite="strict",
+        secure=codec.secure,
+        path="/",
+    )
+    return response
+
+
+def _error_page(request: Request, *, status: int, title: str, reason: str) -> Response:
+    codec: SessionCodec = request.app.state.sessions
+    return render(
+        request,
+        "error.html",
+        viewer=viewer_of(request),
+        csrf_token=codec.csrf_token(session_of(request)),
+        context={"title": title, "reason": reason, "status": status},
+        status_code=status,
+    )
+
+
+async def _access_denied(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, SignInRequired):
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/signin?next={target}", status_code=303)
+    return _error_page(request, status=403, title="Not allowed", reason=str(exc))
+
+
+async def _user_error(request: Request, exc: Exception) -> Response:
+    return _error_page(request, status=400, title="That did not work", reason=str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    titles = {404: "Page not found", 405: "Not allowed here"}
+    reason = {
+        404: "There is no page at this address.",
+        405: "This page cannot be used that way.",
+    }.get(status, "Something went wrong.")
+    return _error_page(request, status=status, title=titles.get(status, "Error"), reason=reason)

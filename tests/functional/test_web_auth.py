@@ -1,0 +1,184 @@
+"""Sign-in, sessions, CSRF and security headers of the web app, through TestClient."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+from web_node import PASSWORD, WebNode, csrf_token, sign_in, web_node
+
+from joinedup.web import AccountCreate, AccountStore, create_app, web_settings_for
+from joinedup.web.auth import SigninThrottle
+from joinedup.web.security import SECURITY_HEADERS
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> WebNode:
+    return web_node(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def app(node: WebNode) -> FastAPI:
+    return create_app(web_settings_for(node.node))
+
+
+def _sign_in_response(client: TestClient, username: str, password: str) -> int:
+    response = client.post(
+        "/signin",
+        data={"username": username, "password": password, "csrf_token": csrf_token(client)},
+        follow_redirects=False,
+    )
+    return response.status_code
+
+
+def test_passwords_are_stored_as_argon2_hashes_only(node: WebNode) -> None:
+    import duckdb
+
+    settings = web_settings_for(node.node)
+    with duckdb.connect(str(settings.database_path), read_only=True) as con:
+        rows = con.execute("SELECT username, password_hash FROM web__accounts").fetchall()
+    assert rows
+    for _, stored in rows:
+        assert stored.startswith("$argon2id$")
+        assert PASSWORD not in stored
+
+
+def test_sign_in_with_the_right_password_and_only_then(app: FastAPI) -> None:
+    client = TestClient(app)
+    assert _sign_in_response(client, "teacher", "not the password") == 401
+    assert "Ms Taylor" not in client.get("/").text
+    assert _sign_in_response(client, "teacher", PASSWORD) == 303
+    assert "Ms Taylor" in client.get("/").text
+
+
+def test_wrong_password_and_unknown_user_read_the_same(app: FastAPI) -> None:
+    client = TestClient(app)
+    token = csrf_token(client)
+    wrong = client.post(
+        "/signin", data={"username": "teacher", "password": "nope-nope-nope", "csrf_token": token}
+    )
+    unknown = client.post(
+        "/signin", data={"username": "nobody", "password": "nope-nope-nope", "csrf_token": token}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert "do not match an account" in wrong.text and "do not match an account" in unknown.text
+
+
+def test_session_cookie_is_httponly_and_strict(app: FastAPI) -> None:
+    client = TestClient(app)
+    cookie = client.get("/signin").headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+
+
+def test_sign_in_starts_a_new_session_id(app: FastAPI) -> None:
+    client = TestClient(app)
+    before = csrf_token(client)
+    sign_in(client, "researcher")
+    assert csrf_token(client, "/") != before
+
+
+def test_sign_out_ends_the_session(app: FastAPI) -> None:
+    client = TestClient(app)
+    sign_in(client, "administrator")
+    assert client.get("/audit").status_code == 200
+    client.post("/signout", data={"csrf_token": csrf_token(client, "/")})
+    response = client.get("/audit", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/signin?next=/audit"
+
+
+def test_a_forged_or_tampered_cookie_is_anonymous(app: FastAPI) -> None:
+    client = TestClient(app)
+    sign_in(client, "administrator")
+    cookie = client.cookies.get("joinedup_session")
+    assert cookie
+    payload, _, signature = cookie.rpartition(".")
+    client.cookies.clear()
+    client.cookies.set("joinedup_session", f"{payload}.{signature[::-1]}")
+    assert client.get("/audit", follow_redirects=False).status_code == 303
+
+
+def test_posts_without_this_sessions_csrf_token_are_refused(app: FastAPI, node: WebNode) -> None:
+    parent = TestClient(app)
+    sign_in(parent, "parent")
+    other = TestClient(app)
+    others_token = csrf_token(other)
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": others_token}):
+        response = parent.post("/opt-out", data={**data, "identifier": "x"})
+        assert response.status_code == 403
+        assert "not sent from this site" in response.text
+    # and the sign-in form too: no token, no sign-in
+    fresh = TestClient(app)
+    fresh.get("/signin")
+    response = fresh.post("/signin", data={"username": "teacher", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+def test_sign_in_is_throttled_per_username(node: WebNode) -> None:
+    settings = web_settings_for(node.node)
+    app = create_app(settings, throttle=SigninThrottle(attempts=3, window_seconds=60))
+    client = TestClient(app)
+    for _ in range(3):
+        assert _sign_in_response(client, "analyst", "wrong-password-x") == 401
+    # now even the right password is refused until the window passes
+    assert _sign_in_response(client, "analyst", PASSWORD) == 429
+    assert _sign_in_response(TestClient(app), "analyst", PASSWORD) == 429
+
+
+def test_sign_in_redirects_only_within_the_site(app: FastAPI) -> None:
+    for target, expected in (
+        ("/projects", "/projects"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ):
+        client = TestClient(app)
+        response = client.post(
+            "/signin",
+            data={
+                "username": "researcher",
+                "password": PASSWORD,
+                "next": target,
+                "csrf_token": csrf_token(client),
+            },
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == expected
+
+
+@pytest.mark.parametrize("path", ["/", "/signin", "/static/site.css", "/no-such-page", "/audit"])
+def test_every_response_carries_the_security_headers(app: FastAPI, path: str) -> None:
+    response = TestClient(app).get(path, follow_redirects=False)
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, f"{path}: {name}"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_pages_load_nothing_from_another_origin(app: FastAPI) -> None:
+    client = TestClient(app)
+    for path in ("/", "/signin", "/transparency"):
+        page = client.get(path).text
+        assert "http://" not in page and "https://" not in page, path
+        assert "<script" not in page or 'src="/static/' in page
+
+
+def test_reserved_and_duplicate_usernames_are_refused(node: WebNode) -> None:
+    from joinedup.errors import UsageError
+
+    store = AccountStore(web_settings_for(node.node).database_path)
+    with pytest.raises(UsageError):
+        store.create(AccountCreate(username="local-operator", password="x" * 16))
+    with pytest.raises(UsageError):
+        store.create(AccountCreate(username="teacher", password="x" * 16))
+
+
+def test_a_web_account_without_a_registered_actor_is_refused(node: WebNode) -> None:
+    settings = web_settings_for(node.node)
+    AccountStore(settings.database_path).create(
+        AccountCreate(username="ghost", password="ghost-password-1")
+    )
+    client = TestClient(create_app(settings))
+    sign_in(client, "ghost", "ghost-password-1")
+    response = client.get("/")
+    assert response.status_code == 403
+    assert "not registered" in response.text

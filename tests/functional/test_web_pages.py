@@ -1,0 +1,314 @@
+"""What each role sees and may do on the web app, end to end through TestClient and govern."""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+from web_node import WebNode, csrf_token, pupils, sign_in, web_node
+
+from joinedup.errors import UsageError
+from joinedup.govern.audit import read_events
+from joinedup.govern.database import open_govern
+from joinedup.govern.identify import identify_child
+from joinedup.web import create_app, web_settings_for
+
+LINK = re.compile(r'<h2 class="card__title"><a href="([^"]+)"')
+REASON = re.compile(r'<p class="reason">(.*?)</p>', re.S)
+
+# What each demo role's home page offers (and so, may do), from the govern policy tables.
+HOME_LINKS = {
+    None: {"/transparency"},
+    "teacher": {"/children", "/transparency"},
+    "health-visitor": {"/children", "/consent", "/transparency"},
+    "social-worker": {"/children", "/transparency"},
+    "analyst": {"/projects/new", "/projects", "/transparency"},
+    "researcher": {"/projects/new", "/projects", "/transparency"},
+    "dac-member": {"/projects", "/audit", "/transparency"},
+    "administrator": {"/projects", "/opt-out", "/consent", "/audit", "/transparency"},
+    "parent": {"/opt-out", "/consent", "/transparency"},
+}
+# Pages behind a menu link whose door refuses those it is not offered to (the child search
+# form is open to every signed-in role: what it finds is decided per child).
+GUARDED = {"/projects/new", "/projects", "/opt-out", "/consent", "/audit"}
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> WebNode:
+    return web_node(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def app(node: WebNode) -> FastAPI:
+    return create_app(web_settings_for(node.node))
+
+
+def _client(app: FastAPI, username: str | None) -> TestClient:
+    client = TestClient(app)
+    if username is not None:
+        sign_in(client, username)
+    return client
+
+
+def _reason(response_text: str) -> str:
+    found = REASON.search(response_text)
+    return "" if found is None else found.group(1)
+
+
+@pytest.mark.parametrize("username", list(HOME_LINKS))
+def test_each_role_home_page_offers_exactly_what_the_role_may_do(
+    app: FastAPI, username: str | None
+) -> None:
+    client = _client(app, username)
+    home = client.get("/")
+    assert home.status_code == 200
+    offered = set(LINK.findall(home.text))
+    assert offered == HOME_LINKS[username]
+    for path in offered:
+        assert client.get(path).status_code == 200, f"{username} offered {path} but refused"
+    for path in GUARDED - offered:
+        response = client.get(path, follow_redirects=False)
+        if username is None:
+            assert response.status_code == 303 and response.headers["location"].startswith(
+                "/signin"
+            )
+        else:
+            assert response.status_code == 403, f"{username} reached {path}"
+            assert "may not" in _reason(response.text)
+
+
+def _child_key(node: WebNode, upn: str, dob: str) -> str | None:
+    try:
+        key = identify_child(
+            node.node, date_of_birth=date.fromisoformat(dob), today=date.today(), upn=upn
+        )
+    except UsageError:
+        return None
+    with duckdb.connect(str(node.node.store_path), read_only=True) as con:
+        row = con.execute(
+            "SELECT person_id FROM link__subject_person WHERE namespace = ? AND subject_key = ?",
+            [key.namespace, key.subject_key],
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _find_pupil(node: WebNode, *, at_school: bool) -> tuple[dict[str, str], str]:
+    urn = node.organisation_code("teacher")
+    with duckdb.connect(str(node.node.store_path), read_only=True) as con:
+        on_roll = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT person_id FROM store__enrolment WHERE urn = ? AND census_date = "
+                "(SELECT max(census_date) FROM store__enrolment)",
+                [int(urn)],
+            ).fetchall()
+        }
+    for row in pupils(node.extracts):
+        if (row["urn"] == urn) != at_school:
+            continue
+        person = _child_key(node, row["upn"], row["dob"])
+        if person is not None and (person in on_roll) == at_school:
+            return row, person
+    raise AssertionError("the simulated district has no such pupil")
+
+
+def _search(client: TestClient, row: dict[str, str]) -> tuple[int, str]:
+    response = client.post(
+        "/children",
+        data={
+            "identifier_kind": "upn",
+            "identifier": row["upn"],
+            "date_of_birth": row["dob"],
+            "csrf_token": csrf_token(client, "/children"),
+        },
+    )
+    return response.status_code, response.text
+
+
+def _last_event(node: WebNode) -> object:
+    with open_govern(node.node) as con:
+        return read_events(con, last=1)[0]
+
+
+def test_a_teacher_sees_a_pupil_of_their_school_and_the_view_is_audited(
+    app: FastAPI, node: WebNode
+) -> None:
+    row, person = _find_pupil(node, at_school=True)
+    client = _client(app, "teacher")
+    status, page = _search(client, row)
+    assert status == 200
+    assert "legitimate relationship: on_roll" in page
+    assert "Timeline" in page and 'class="source source--education"' in page
+    for identifier in (row["upn"], row["surname"], row["forename"], row["dob"]):
+        assert identifier not in page  # the record shows store facts, never an identifier
+    event = _last_event(node)
+    assert (event.actor_id, event.action, event.outcome) == ("teacher", "read", "allow")
+    assert event.person_id == person and event.purpose == "direct_care"
+    assert client.get(f"/children/{person}").status_code == 200
+
+
+def test_a_teacher_is_refused_a_child_of_another_school_with_the_reason(
+    app: FastAPI, node: WebNode
+) -> None:
+    row, person = _find_pupil(node, at_school=False)
+    client = _client(app, "teacher")
+    status, page = _search(client, row)
+    assert status == 403
+    assert "no legitimate relationship" in _reason(page)
+    event = _last_event(node)
+    assert (event.actor_id, event.outcome, event.person_id) == ("teacher", "deny", person)
+    direct = client.get(f"/children/{person}")
+    assert direct.status_code == 403 and "no legitimate relationship" in _reason(direct.text)
+
+
+def test_a_researcher_may_never_see_a_childs_identifiable_record(
+    app: FastAPI, node: WebNode
+) -> None:
+    _, person = _find_pupil(node, at_school=True)
+    response = _client(app, "researcher").get(f"/children/{person}")
+    assert response.status_code == 403
+    assert "may not use L0 data for direct_care" in _reason(response.text)
+
+
+def _apply(client: TestClient, title: str) -> str:
+    ends = (datetime.now(UTC).date() + timedelta(days=700)).isoformat()
+    response = client.post(
+        "/projects/new",
+        data={
+            "csrf_token": csrf_token(client, "/projects/new"),
+            "title": title,
+            "purpose": "research",
+            "lay_summary": "Which children are missed by early help, and why.",
+            "public_benefit": "Earlier support for families who need it.",
+            "legal_basis": "6(1)(e)+9(2)(j)+s251",
+            "datasets": "view__secondary__store__person",
+            "variables": "view__secondary__store__person.birth_month",
+            "cohort": "children born 2015-2020",
+            "setting": "jobs",
+            "outputs": "rates by year of birth, checked before release",
+            "expires_on": ends,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, _reason(response.text) or response.text[-400:]
+    return response.headers["location"]
+
+
+def test_project_application_dac_review_countersignature_and_public_register(
+    app: FastAPI,
+) -> None:
+    researcher = _client(app, "researcher")
+    project_path = _apply(researcher, "Missed by early help")
+    assert (
+        "awaiting" in researcher.get(project_path).text
+        or "reviews" in researcher.get(project_path).text
+    )
+    # not yet public
+    assert "Missed by early help" not in TestClient(app).get("/transparency").text
+    for member in ("dac-member", "dac-lay-member"):
+        dac = _client(app, member)
+        page = dac.get(project_path).text
+        assert "Your review" in page
+        response = dac.post(
+            f"{project_path}/review",
+            data={"decision": "approve", "csrf_token": csrf_token(dac, project_path)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+    admin = _client(app, "administrator")
+    assert "Countersign for the node" in admin.get(project_path).text
+    admin.post(f"{project_path}/countersign", data={"csrf_token": csrf_token(admin, "/")})
+    assert "Active" in admin.get(project_path).text
+    public = TestClient(app).get("/transparency")
+    assert public.status_code == 200 and "Missed by early help" in public.text
+    # a researcher may not review, a DAC member may not apply
+    refused = researcher.post(
+        f"{project_path}/review",
+        data={"decision": "approve", "csrf_token": csrf_token(researcher, "/")},
+    )
+    assert refused.status_code == 403 and "may not review_project" in _reason(refused.text)
+
+
+def test_an_incomplete_application_is_shown_back_with_what_is_missing(app: FastAPI) -> None:
+    client = _client(app, "researcher")
+    response = client.post(
+        "/projects/new",
+        data={"csrf_token": csrf_token(client, "/projects/new"), "title": "x", "expires_on": ""},
+    )
+    assert response.status_code == 400
+    assert "The application was not recorded" in response.text
+
+
+def _young_patient(node: WebNode) -> dict[str, str]:
+    today = date.today()
+    with (node.extracts / "gp_events" / "patients.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            born = date.fromisoformat(row["dob"])
+            if 1 <= (today - born).days // 365 <= 10:
+                return row
+    raise AssertionError("no young patient in the simulated district")
+
+
+def test_a_parent_opts_a_child_out_and_the_register_keeps_no_identifier(
+    app: FastAPI, node: WebNode
+) -> None:
+    child = _young_patient(node)
+    client = _client(app, "parent")
+    response = client.post(
+        "/opt-out",
+        data={
+            "csrf_token": csrf_token(client, "/opt-out"),
+            "identifier_kind": "nhs_number",
+            "identifier": child["nhs_number"],
+            "date_of_birth": child["dob"],
+            "requested_by": "parent",
+        },
+    )
+    assert response.status_code == 200 and "Your choice is recorded" in response.text
+    assert child["nhs_number"] not in response.text
+    with open_govern(node.node) as con:
+        rows = con.execute("SELECT * FROM govern__dissent").fetchall()
+    assert rows and not any(child["nhs_number"] in str(r) for r in rows)
+    bad = client.post(
+        "/opt-out",
+        data={
+            "csrf_token": csrf_token(client, "/opt-out"),
+            "identifier_kind": "nhs_number",
+            "identifier": "1234567890",
+            "date_of_birth": child["dob"],
+            "requested_by": "parent",
+        },
+    )
+    assert bad.status_code == 400 and "not valid" in bad.text
+
+
+def test_consent_to_contact_is_recorded_for_the_child(app: FastAPI, node: WebNode) -> None:
+    child = _young_patient(node)
+    client = _client(app, "parent")
+    form = {
+        "identifier_kind": "nhs_number",
+        "identifier": child["nhs_number"],
+        "date_of_birth": child["dob"],
+        "level": "amber",
+        "given_by": "parent",
+    }
+    unread = client.post("/consent", data={**form, "csrf_token": csrf_token(client, "/consent")})
+    assert unread.status_code == 400 and "information sheet" in unread.text
+    done = client.post(
+        "/consent",
+        data={**form, "read_sheet": "yes", "csrf_token": csrf_token(client, "/consent")},
+    )
+    assert done.status_code == 200 and "Your answer is recorded: amber" in done.text
+
+
+def test_the_audit_log_shows_refusals_and_an_intact_chain(app: FastAPI) -> None:
+    _client(app, "teacher").get("/audit")  # a refusal to find
+    page = _client(app, "administrator").get("/audit?outcome=deny")
+    assert page.status_code == 200
+    assert "The chain is intact" in page.text
+    assert "a teacher may not read_audit" in page.text

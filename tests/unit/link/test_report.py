@@ -1,0 +1,116 @@
+"""Wilson intervals, and the HTML page built from a hand-made report (no node needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from joinedup.link.report import (
+    AuditPair,
+    BlockingRow,
+    Clusters,
+    FieldQuality,
+    FieldWeights,
+    LabelFree,
+    LinkageReport,
+    SubgroupRates,
+    WeightHistogram,
+    wilson,
+)
+from joinedup.link.report_html import render_report_html
+
+
+def test_wilson_matches_the_textbook_interval() -> None:
+    rate = wilson(5, 10)
+    assert rate.value == 0.5
+    assert rate.low == pytest.approx(0.2366, abs=1e-4)
+    assert rate.high == pytest.approx(0.7634, abs=1e-4)
+    assert wilson(0, 0).value is None
+    full = wilson(20, 20)
+    assert full.high == 1.0 and full.low == pytest.approx(0.8389, abs=1e-4)
+
+
+def _report(name: str) -> LinkageReport:
+    return LinkageReport(
+        node_name=name,
+        generated_at="2026-01-01T00:00:00+00:00",
+        provenance={
+            "run_id": "r1",
+            "method": "deterministic-v1",
+            "rules": [],
+            "thresholds": {"random_pairs_for_u": 10},
+            "joinedup": "0.1.0",
+        },
+        records=10,
+        inputs=(
+            FieldQuality(
+                field="sex",
+                source="ks2",
+                subgroup_kind="all",
+                subgroup="all",
+                records=10,
+                present=wilson(9, 10),
+                valid=wilson(8, 10),
+            ),
+        ),
+        blocking=(
+            BlockingRow(
+                rule="upn", used_by_index=True, blocks=3, records=7, comparisons=5, largest_block=3
+            ),
+        ),
+        field_weights=(FieldWeights(field="sex", level="=", m=0.99, u=0.5),),
+        histograms=(
+            WeightHistogram(
+                source_pair="ks2 × ncmp",
+                bin_edges=(0.0, 1.0, 2.0),
+                linked=(1, 2),
+                not_linked=(3, 0),
+            ),
+        ),
+        label_free=LabelFree(
+            candidate_pairs=8,
+            linked_pairs=5,
+            prior=0.1,
+            expected_matches=4.5,
+            expected_precision=0.9,
+            expected_recall=0.8,
+        ),
+        truth_overall=None,
+        truth_by_source_pair=(),
+        subgroup_basis="store",
+        subgroups=(SubgroupRates(kind="eal", group="EAL", records=4, link_rate=wilson(3, 4)),),
+        false_match_audit=(
+            AuditPair(
+                record_key_a="a" * 32,
+                record_key_b="b" * 32,
+                source_a="ks2",
+                source_b="ncmp",
+                linked_by="upn",
+                pattern={"sex": "="},
+                match_weight=3.0,
+                is_true_match=None,
+            ),
+        ),
+        missed_match_audit=(),
+        clusters=Clusters(
+            size_distribution={"1": 3, "2": 2},
+            persons_with_records=5,
+            persons_with_two_nhs_numbers=0,
+            conflicts_by_kind={},
+        ),
+    )
+
+
+def test_page_escapes_text_and_embeds_its_charts() -> None:
+    html = render_report_html(_report("<script>alert(1)</script>"))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert html.count('<figure role="img"') == 3  # histograms, one subgroup kind, clusters
+    assert "<svg" in html and "http://" not in html.split("<svg")[0]
+    assert "a" * 32 in html  # audit samples show record keys
+    assert "ks2 × ncmp" in html
+
+
+def test_as_dict_is_json_ready() -> None:
+    import json
+
+    data = _report("n").as_dict()
+    assert json.loads(json.dumps(data))["field_weights"][0]["weight"] == pytest.approx(0.985, 0.01)
