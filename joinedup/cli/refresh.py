@@ -19,7 +19,7 @@ from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
-from joinedup.link import RefreshResult, refresh_node
+from joinedup.link import DEFAULT_METHOD, DEFAULT_THRESHOLD, METHODS, RefreshResult, refresh_node
 
 console = Console()
 
@@ -37,17 +37,51 @@ def refresh(
             "person may hold before a guarded link into it is refused.",
         ),
     ] = 1,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="How records are linked: 'splink' (exact rules, then Splink 5 on what they "
+            "left apart) or 'deterministic' (exact rules alone).",
+        ),
+    ] = DEFAULT_METHOD,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Train the Splink model again even if NODE/link/model.json holds one trained "
+            "with the same settings.",
+        ),
+    ] = False,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            min=0.5,
+            max=1.0,
+            help="Match probability a Splink pair needs before it may join two persons.",
+        ),
+    ] = DEFAULT_THRESHOLD,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Rebuild the person index and the linked store from the vault and raw tables (atomic)."""
     settings = load_node(node)
     authorise(settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="refresh")
+    if method not in METHODS:
+        console.print(f"[red]Unknown method {method!r}; choose one of {', '.join(METHODS)}[/]")
+        raise typer.Exit(2)
+    options = {
+        "max_spine_ids": max_spine_ids,
+        "method": method,
+        "retrain": retrain,
+        "threshold": threshold,
+    }
     if json_output:
-        result = refresh_node(settings, max_spine_ids=max_spine_ids)
+        result = refresh_node(settings, **options)  # type: ignore[arg-type]
         console.print_json(json.dumps(result.as_dict()))
         return
     with progress_bar() as report:
-        result = refresh_node(settings, report, max_spine_ids=max_spine_ids)
+        result = refresh_node(settings, report, **options)  # type: ignore[arg-type]
     _render(result)
 
 
@@ -72,6 +106,14 @@ def _render(result: RefreshResult) -> None:
     for bucket, count in index.size_distribution.items():
         sizes.add_row(bucket, f"{count:,}")
     console.print(sizes)
+    for stage, report in result.stage_reports.items():
+        console.print(
+            f"{stage}: model {report.get('model', '-')}, {report.get('profiles', 0):,} profiles, "
+            f"{report.get('pairs_at_threshold', 0):,} pairs at threshold, "
+            f"{report.get('component_merges', 0):,} merges "
+            f"({report.get('merges_refused_by_guard', 0):,} refused by the guard), "
+            f"{report.get('seconds', 0)} s"
+        )
     if index.conflicts or index.guarded_keys_rejected:
         console.print(
             f"Over-merge guard: {index.guarded_keys_rejected:,} guarded keys refused; flagged "

@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +34,8 @@ from joinedup.link.index import (
     drop_pseudonym_macro,
     install_pseudonym_macro,
 )
+from joinedup.link.model_artefact import model_path
+from joinedup.link.probabilistic import DEFAULT_THRESHOLD, SplinkStage
 from joinedup.link.stages import LinkStage
 from joinedup.store.linked import (
     STORE_TABLES,
@@ -74,6 +76,8 @@ class RefreshResult:
     started_at: datetime
     finished_at: datetime
     seconds: float
+    # per stage that reports one (the Splink stage): counts and seconds, never values
+    stage_reports: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready summary (counts only)."""
@@ -95,11 +99,35 @@ class RefreshResult:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),
             "seconds": round(self.seconds, 3),
+            "stage_reports": {k: dict(v) for k, v in self.stage_reports.items()},
         }
 
 
-def default_stages() -> tuple[LinkStage, ...]:
-    return (DeterministicStage(),)
+METHODS = ("splink", "deterministic")
+DEFAULT_METHOD = "splink"
+
+
+def default_stages(
+    method: str = DEFAULT_METHOD,
+    *,
+    node_root: Path | None = None,
+    retrain: bool = False,
+    threshold: float | None = None,
+) -> tuple[LinkStage, ...]:
+    """The stages of a method: ``deterministic`` (exact rules alone) or ``splink`` (exact rules,
+    then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``)."""
+    if method == "deterministic":
+        return (DeterministicStage(),)
+    if method == "splink":
+        return (
+            DeterministicStage(),
+            SplinkStage(
+                model_path=None if node_root is None else model_path(node_root),
+                retrain=retrain,
+                threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            ),
+        )
+    raise ConfigError(f"unknown linkage method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 def refresh_node(
@@ -108,15 +136,25 @@ def refresh_node(
     *,
     stages: tuple[LinkStage, ...] | None = None,
     max_spine_ids: int = 1,
+    method: str = DEFAULT_METHOD,
+    retrain: bool = False,
+    threshold: float | None = None,
 ) -> RefreshResult:
-    """Rebuild the person index and the linked store of ``node`` (see the module docstring)."""
+    """Rebuild the person index and the linked store of ``node`` (see the module docstring).
+
+    ``stages`` overrides ``method`` (``splink``, the default, or ``deterministic``);
+    ``retrain`` and ``threshold`` are the Splink stage's (see ``joinedup.link.probabilistic``).
+    """
     settings = node if isinstance(node, NodeSettings) else load_node(node)
     if not settings.vault_path.is_file():
         raise ConfigError(
             f"{settings.vault_path} does not exist; ingest at least one extract before refresh"
         )
     key = read_secret_key(settings.key_path)
-    stages = stages if stages is not None else default_stages()
+    if stages is None:
+        stages = default_stages(
+            method, node_root=settings.root, retrain=retrain, threshold=threshold
+        )
     steps = [
         "records",
         *(f"stage {s.name}" for s in stages),
@@ -194,6 +232,11 @@ def refresh_node(
         started_at=started_at,
         finished_at=finished_holder[0],
         seconds=time.perf_counter() - t0,
+        stage_reports={
+            s.name: dict(report)
+            for s in stages
+            if isinstance(report := getattr(s, "report", None), dict)
+        },
     )
 
 

@@ -53,10 +53,13 @@ class PersonIndexRule:
 class LinkContext:
     """What a stage may use: one DuckDB connection with the vault attached as ``vault``.
 
-    - ``records_table``: ``record_key, source, table_name`` of every identity record;
+    - ``records_table``: ``rid, record_key, source, table_name`` of every identity record;
     - ``residue_table``: ``record_key`` of records not yet linked to any other record;
     - ``assignment_table``: ``record_key, component`` after the stages run so far;
-    - ``edges_table``: where the stage inserts ``rule, record_key, node``.
+    - ``edges_table``: where the stage inserts ``rule, record_key, node``;
+    - ``guard_attributes_table``: ``rid, kind, value``: the identities the over-merge guard
+      counts per record (``rid`` as in ``records_table``), values as dense integer codes;
+    - ``guard_limits_table``: ``kind, max_ids``: how many values of a kind one person may hold.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -64,6 +67,8 @@ class LinkContext:
     residue_table: str
     assignment_table: str
     edges_table: str
+    guard_attributes_table: str = "link_guard_attrs"
+    guard_limits_table: str = "link_guard_limits"
 
 
 class LinkStage(Protocol):

@@ -1,0 +1,544 @@
+"""The probabilistic stage of the person index: Splink 5 (DuckDB) on what exact rules left apart.
+
+After the deterministic stage, every record sits in a component (a person so far). This stage
+asks, for pairs of records in **different** components, whether they are the same child, using a
+Fellegi–Sunter model trained by Splink, and proposes record ↔ record edges for the merges it
+trusts. The index then applies the same over-merge guard, components and person ids as for any
+other guarded rule.
+
+How a run goes (``SplinkStage.write_edges``):
+
+1. **Read** each record's identity from the vault inside the refresh connection and copy it
+   into a private in-memory DuckDB connection (Splink's). Nothing Splink makes (input tables,
+   term frequencies, pairs) is ever written to the store or to disk; DuckDB may spill to the
+   node's spill folder under memory pressure, like every node connection.
+2. **Standardise** (``joinedup.link.standardise``) and collapse records to **profiles**: one
+   row per component and distinct recorded identity, so the dozens of identical records of one
+   child are compared once. Component-level features ride along: every postcode the component's
+   records hold (postcode history) and its NHS number when it has exactly one.
+3. **Train or load** the model (``joinedup.link.model_artefact``): λ from exact rules, u by
+   random sampling, m by expectation maximisation on two blocking rules; term-frequency
+   adjustments on names. The trained model is saved to ``NODE/link/model.json`` and reused by
+   later refreshes while the settings hash matches, unless ``retrain`` is set.
+4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``).
+5. **Choose merges**: pairs at or above ``threshold`` are grouped to component pairs (best
+   match weight) and accepted best first, each only if the merged person would still hold at
+   most one NHS number and at most the allowed ids of each guarded spine register (the index's
+   guard, applied transitively, so a chain of links cannot bridge two children either). A
+   record thus joins at most one pupil of the census: one-to-one links into de-duplicated
+   spines. Each accepted merge is one edge between its best pair of records (rule ``splink``).
+
+Invariants:
+- edges are record keys and a rule name; no identifier and no score leaves the stage's
+  in-memory connection (``report`` holds counts and seconds);
+- Splink's logger is held at WARNING, and none of its warnings carries a row value;
+- the model artefact carries no term-frequency table (they are name values).
+"""
+
+# SQL here is assembled from this module's own constants (column names, rule names) and never
+# from row values, which are always bound or joined; hence S608 is off for the file.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from joinedup.link.model_artefact import (
+    ModelArtefact,
+    load_artefact,
+    save_artefact,
+    settings_hash,
+)
+from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
+from joinedup.link.standardise import FEATURES_VERSION, name_features
+
+SPLINK_RULE = PersonIndexRule(
+    name="splink",
+    description="Splink 5 match probability at or above the threshold between two persons "
+    "(names with variants, date of birth, sex, postcode history), best link first.",
+    strength=Strength.GUARDED,
+)
+DEFAULT_THRESHOLD = 0.995
+
+_ACROSS = "l.component <> r.component"
+
+# Candidate pairs: each rule ANDed with "different components".
+PREDICTION_BLOCKING: tuple[str, ...] = (
+    f"l.dob = r.dob AND l.family_canon = r.family_canon AND {_ACROSS}",
+    f"l.dob = r.dob AND l.given_canon = r.given_canon AND {_ACROSS}",
+    f"l.given_canon = r.given_canon AND l.family_canon = r.family_canon "
+    f"AND l.dob_year = r.dob_year AND {_ACROSS}",
+    f"l.given_mp = r.given_mp AND l.family_mp = r.family_mp AND {_ACROSS}",
+    f"l.dob = r.dob AND l.pc_district = r.pc_district AND {_ACROSS}",
+    f"l.given_canon = r.family_canon AND l.family_canon = r.given_canon AND {_ACROSS}",
+    f"l.dob = r.dob AND l.sex = r.sex AND l.nhs = r.nhs AND {_ACROSS}",
+)
+# λ: pairs these rules join are taken to be matches, with this recall.
+DETERMINISTIC_FOR_LAMBDA: tuple[str, ...] = (
+    "l.given_norm = r.given_norm AND l.family_norm = r.family_norm AND l.dob = r.dob",
+)
+LAMBDA_RECALL = 0.7
+# EM sessions: each estimates m for the comparisons its rule does not use.
+EM_BLOCKING: tuple[str, ...] = (
+    "l.given_canon = r.given_canon AND l.family_canon = r.family_canon",
+    "l.dob = r.dob AND l.pc_sector = r.pc_sector",
+)
+
+
+_SIDE = re.compile(r"\b([lr])\.([a-z_]+)")
+
+
+def _sides(cond: str) -> str:
+    """``l.x``/``r.x`` (easier to read) as Splink's comparison columns ``x_l``/``x_r``."""
+    return _SIDE.sub(lambda m: f"{m.group(2)}_{m.group(1)}", cond)
+
+
+def _null(cond: str) -> dict[str, Any]:
+    return {"sql_condition": _sides(cond), "label_for_charts": "null", "is_null_level": True}
+
+
+def _level(cond: str, label: str, tf: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"sql_condition": _sides(cond), "label_for_charts": label}
+    if tf is not None:
+        out["tf_adjustment_column"] = tf
+        out["tf_adjustment_weight"] = 1.0
+    return out
+
+
+def _else() -> dict[str, Any]:
+    return {"sql_condition": "ELSE", "label_for_charts": "else"}
+
+
+def comparisons() -> list[dict[str, Any]]:
+    """The model's comparisons, as Splink comparison dictionaries (documented in
+    docs/reference/linkage-model.md)."""
+    return [
+        {
+            "output_column_name": "given",
+            "comparison_levels": [
+                _null("l.given_canon IS NULL OR r.given_canon IS NULL"),
+                _level("l.given_norm = r.given_norm", "exact", "given_norm"),
+                _level("l.given_canon = r.given_canon", "same canonical form", "given_canon"),
+                _level(
+                    "len(list_intersect(l.given_alts, r.given_alts)) > 0", "diminutive or variant"
+                ),
+                _level("jaro_winkler_similarity(l.given_canon, r.given_canon) >= 0.92", "jw>=0.92"),
+                _level("l.given_mp = r.given_mp", "same phonetic code"),
+                _level("jaro_winkler_similarity(l.given_canon, r.given_canon) >= 0.8", "jw>=0.8"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "family",
+            "comparison_levels": [
+                _null("l.family_canon IS NULL OR r.family_canon IS NULL"),
+                _level("l.family_norm = r.family_norm", "exact", "family_norm"),
+                _level("l.family_canon = r.family_canon", "same canonical form", "family_canon"),
+                _level(
+                    "len(list_intersect(l.family_parts, r.family_parts)) > 0",
+                    "a part or a former surname in common",
+                ),
+                _level(
+                    "jaro_winkler_similarity(l.family_canon, r.family_canon) >= 0.92", "jw>=0.92"
+                ),
+                _level("l.family_mp = r.family_mp", "same phonetic code"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "name_swap",
+            "comparison_levels": [
+                _null(
+                    "l.given_canon IS NULL OR r.given_canon IS NULL OR l.family_canon IS NULL "
+                    "OR r.family_canon IS NULL"
+                ),
+                _level(
+                    "l.given_canon = r.family_canon AND l.family_canon = r.given_canon "
+                    "AND l.given_canon <> l.family_canon",
+                    "given and family names swapped",
+                ),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "dob",
+            "comparison_levels": [
+                _null("l.dob IS NULL OR r.dob IS NULL"),
+                _level("l.dob = r.dob AND NOT l.dob_default", "exact"),
+                _level("l.dob = r.dob", "exact, a default date (1 Jan or 1 Jul)"),
+                _level(
+                    "(l.dob_default OR r.dob_default) AND l.dob_year = r.dob_year",
+                    "same year, one a default date",
+                ),
+                _level("l.dob = r.dob_swap", "day and month swapped"),
+                _level("damerau_levenshtein(l.dob_str, r.dob_str) <= 1", "one character off"),
+                _level("abs(date_diff('day', l.dob, r.dob)) <= 366", "within a year"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "sex",
+            "comparison_levels": [
+                _null("l.sex IS NULL OR r.sex IS NULL"),
+                _level("l.sex = r.sex", "exact"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "postcode",
+            "comparison_levels": [
+                _null("l.pc_history IS NULL OR r.pc_history IS NULL"),
+                _level("l.pc = r.pc", "exact"),
+                _level(
+                    "len(list_intersect(l.pc_history, r.pc_history)) > 0",
+                    "a postcode in common in the history",
+                ),
+                _level("l.pc_sector = r.pc_sector", "same sector"),
+                _level("l.pc_district = r.pc_district", "same outward code"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "nhs",
+            "comparison_levels": [
+                _null("l.nhs IS NULL OR r.nhs IS NULL"),
+                _level("l.nhs = r.nhs", "same NHS number (dates of birth differ)"),
+                _else(),
+            ],
+        },
+    ]
+
+
+def untrained_settings(link_type: str = "dedupe_only") -> dict[str, Any]:
+    """The untrained Splink settings (what the settings hash covers)."""
+    return {
+        "link_type": link_type,
+        "unique_id_column_name": "unique_id",
+        "comparisons": comparisons(),
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": rule} for rule in PREDICTION_BLOCKING
+        ],
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "additional_columns_to_retain": ["component"],
+        "em_convergence": 0.001,
+        "max_iterations": 20,
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SplinkStage:
+    """Splink on pairs across components (see the module docstring).
+
+    ``model_path``: where the model artefact lives (None: train in memory, save nothing);
+    ``retrain``: train even when a model with the same settings hash is saved;
+    ``threshold``: the match probability a pair needs to be a candidate merge.
+    ``report`` is filled by ``write_edges`` with counts and seconds (never values).
+    """
+
+    model_path: Path | None = None
+    retrain: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    u_max_pairs: float = 2e6
+    em_max_pairs: float = 2e6
+    seed: int = 7
+    name: str = "splink-v1"
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rules(self) -> tuple[PersonIndexRule, ...]:
+        return (SPLINK_RULE,)
+
+    def write_edges(self, context: LinkContext) -> None:
+        _quiet_splink()
+        t0 = time.perf_counter()
+        self.report.clear()
+        splink_con = duckdb.connect(":memory:", config=_private_config(context.con))
+        try:
+            n_profiles = _load_profiles(context, splink_con)
+            self.report["profiles"] = n_profiles
+            self.report["seconds_features"] = round(time.perf_counter() - t0, 3)
+            if n_profiles < 2:
+                return
+            pairs = self._predict(splink_con)
+            t1 = time.perf_counter()
+            edges, refused = _choose_merges(context, pairs)
+            self.report["component_merges"] = len(edges)
+            self.report["merges_refused_by_guard"] = refused
+            context.con.register("splink_edges", edges)
+            try:
+                context.con.execute(
+                    f"INSERT INTO {context.edges_table} (rule, record_key, node) "
+                    "SELECT ?, record_key, node FROM splink_edges",
+                    [SPLINK_RULE.name],
+                )
+            finally:
+                context.con.unregister("splink_edges")
+            self.report["seconds_merges"] = round(time.perf_counter() - t1, 3)
+        finally:
+            splink_con.close()
+            self.report["seconds"] = round(time.perf_counter() - t0, 3)
+
+    def _predict(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        from splink import DuckDBAPI, Linker
+
+        settings = untrained_settings()
+        wanted_hash = settings_hash({"splink": settings, "features": FEATURES_VERSION})
+        artefact = None
+        if self.model_path is not None and not self.retrain:
+            artefact = load_artefact(self.model_path)
+            if artefact is not None and artefact.settings_hash != wanted_hash:
+                artefact = None
+        db_api = DuckDBAPI(con)
+        sdf = db_api.register("splink_profiles", dataset_display_name="profiles")
+        t0 = time.perf_counter()
+        if artefact is None:
+            linker = Linker(sdf, settings, log_level=logging.WARNING)
+            training = self._train(linker)
+            model = linker.misc.save_model_to_json(None)
+            artefact = ModelArtefact(
+                settings_hash=wanted_hash,
+                splink_version=_splink_version(),
+                trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                training=training,
+                model=model,
+            )
+            if self.model_path is not None:
+                save_artefact(self.model_path, artefact)
+            self.report["model"] = "trained"
+        else:
+            linker = Linker(sdf, dict(artefact.model), log_level=logging.WARNING)
+            self.report["model"] = "loaded"
+        self.report["settings_hash"] = wanted_hash[:12]
+        self.report["seconds_training"] = round(time.perf_counter() - t0, 3)
+        t1 = time.perf_counter()
+        predictions = linker.inference.predict(
+            threshold_match_probability=self.threshold, warning_mode="never"
+        )
+        table = con.execute(
+            "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.component_l, p.component_r "
+            f"FROM {predictions.physical_name} p"
+        ).to_arrow_table()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        self.report["pairs_at_threshold"] = table.num_rows
+        self.report["seconds_predict"] = round(time.perf_counter() - t1, 3)
+        return table
+
+    def _train(self, linker: Any) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        linker.training.estimate_probability_two_random_records_match(
+            list(DETERMINISTIC_FOR_LAMBDA), recall=LAMBDA_RECALL
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=self.u_max_pairs, seed=self.seed)
+        # the probe that sizes EM's sample needs a few thousand records on each side
+        probe = min(1.0, max(0.01, 20_000 / max(1, int(self.report.get("profiles", 1)))))
+        for rule in EM_BLOCKING:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=self.em_max_pairs, record_sample_proportion=probe
+            )
+        return {
+            "seconds": round(time.perf_counter() - t0, 3),
+            "u_max_pairs": self.u_max_pairs,
+            "em_max_pairs": self.em_max_pairs,
+            "em_blocking": list(EM_BLOCKING),
+            "lambda_rules": list(DETERMINISTIC_FOR_LAMBDA),
+            "lambda_recall": LAMBDA_RECALL,
+            "seed": self.seed,
+            "profiles": self.report.get("profiles", 0),
+        }
+
+
+def _splink_version() -> str:
+    from importlib.metadata import version
+
+    return version("splink")
+
+
+def _quiet_splink() -> None:
+    """Splink logs at INFO what it estimates; hold it at WARNING (its warnings hold no value)."""
+    logging.getLogger("splink").setLevel(logging.WARNING)
+
+
+def _private_config(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, str | bool | int | float | list[str]]:
+    """The refresh connection's engine limits, for Splink's private in-memory connection."""
+    out: dict[str, str | bool | int | float | list[str]] = {}
+    for name in ("memory_limit", "threads", "temp_directory"):
+        row = con.execute("SELECT current_setting(?)", [name]).fetchone()
+        if row is not None and row[0] not in (None, ""):
+            out[name] = row[0] if name != "threads" else int(row[0])
+    return out
+
+
+_RECORDS_SQL = (
+    "SELECT r.record_key, a.component, i.given_name, i.family_name, i.former_family_name, "
+    "i.preferred_family_name, i.date_of_birth AS dob, "
+    "CASE WHEN i.sex IN ('M', 'F') THEN i.sex END AS sex, "
+    "nullif(upper(regexp_replace(i.postcode, '[^A-Za-z0-9]', '', 'g')), '') AS pc, "
+    "i.nhs_number AS nhs "
+    "FROM {records} r JOIN link_identities i USING (record_key) "
+    "JOIN {assignment} a USING (record_key)"
+)
+
+
+def _load_profiles(context: LinkContext, con: duckdb.DuckDBPyConnection) -> int:
+    """Build ``splink_profiles`` in Splink's private connection; returns its row count."""
+    records = context.con.execute(
+        _RECORDS_SQL.format(records=context.records_table, assignment=context.assignment_table)
+    ).to_arrow_table()
+    con.register("splink_records_arrow", records)
+    con.execute("CREATE TABLE splink_records AS SELECT * FROM splink_records_arrow")
+    con.unregister("splink_records_arrow")
+    del records
+    raw_names = con.execute(
+        "SELECT DISTINCT v FROM (SELECT given_name AS v FROM splink_records UNION ALL "
+        "SELECT family_name FROM splink_records UNION ALL SELECT former_family_name "
+        "FROM splink_records UNION ALL SELECT preferred_family_name FROM splink_records) "
+        "WHERE v IS NOT NULL"
+    ).fetchall()
+    con.register("splink_names_arrow", name_features(v for (v,) in raw_names))
+    con.execute("CREATE TABLE splink_names AS SELECT * FROM splink_names_arrow")
+    con.unregister("splink_names_arrow")
+    con.execute(
+        "CREATE TABLE splink_components AS SELECT component, "
+        "nullif(list_sort(list(DISTINCT pc) FILTER (WHERE pc IS NOT NULL)), []) AS pc_history, "
+        "CASE WHEN count(DISTINCT nhs) = 1 THEN min(nhs) END AS comp_nhs "
+        "FROM splink_records GROUP BY component"
+    )
+    con.execute(
+        "CREATE TABLE splink_profiles AS "
+        "WITH p AS ("
+        "  SELECT min(record_key) AS unique_id, component, given_name, family_name, "
+        "  former_family_name, preferred_family_name, dob, sex, pc "
+        "  FROM splink_records GROUP BY ALL) "
+        "SELECT p.unique_id, p.component, "
+        "g.norm AS given_norm, g.first_canon AS given_canon, g.phonetic AS given_mp, "
+        "g.alternatives AS given_alts, "
+        "f.norm AS family_norm, f.canon AS family_canon, f.phonetic AS family_mp, "
+        "list_distinct(list_concat(coalesce(f.parts, []), coalesce(fo.parts, []), "
+        "coalesce(fp.parts, []))) AS family_parts, "
+        "p.dob, year(p.dob) AS dob_year, strftime(p.dob, '%Y-%m-%d') AS dob_str, "
+        "coalesce((month(p.dob), day(p.dob)) IN ((1, 1), (7, 1)), false) AS dob_default, "
+        "CASE WHEN day(p.dob) <= 12 THEN make_date(year(p.dob), day(p.dob), month(p.dob)) END "
+        "AS dob_swap, "
+        "p.sex, p.pc, "
+        "CASE WHEN length(p.pc) >= 5 THEN left(p.pc, length(p.pc) - 3) || ' ' || "
+        "substr(p.pc, length(p.pc) - 2, 1) END AS pc_sector, "
+        "CASE WHEN length(p.pc) >= 5 THEN left(p.pc, length(p.pc) - 3) END AS pc_district, "
+        "c.pc_history, c.comp_nhs AS nhs "
+        "FROM p JOIN splink_components c USING (component) "
+        "LEFT JOIN splink_names g ON g.raw = p.given_name "
+        "LEFT JOIN splink_names f ON f.raw = p.family_name "
+        "LEFT JOIN splink_names fo ON fo.raw = p.former_family_name "
+        "LEFT JOIN splink_names fp ON fp.raw = p.preferred_family_name"
+    )
+    con.execute("DROP TABLE splink_records")
+    row = con.execute("SELECT count(*) FROM splink_profiles").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class _Merges:
+    """Union-find over components that keeps the guard's identity sets per merged person."""
+
+    def __init__(self, attrs: Mapping[int, dict[str, set[int]]], limits: Mapping[str, int]):
+        self.parent: dict[int, int] = {}
+        self.attrs = {c: {k: set(v) for k, v in a.items()} for c, a in attrs.items()}
+        self.limits = limits
+
+    def find(self, c: int) -> int:
+        root = c
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while c != root:
+            nxt = self.parent.get(c, c)
+            self.parent[c] = root
+            c = nxt
+        return root
+
+    def try_union(self, a: int, b: int) -> bool | None:
+        """True if merged, None if already one person, False if the guard refuses."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        xa, xb = self.attrs.get(ra, {}), self.attrs.get(rb, {})
+        for kind in xa.keys() & xb.keys():
+            if len(xa[kind] | xb[kind]) > self.limits.get(kind, 1):
+                return False
+        merged = {k: set(v) for k, v in xa.items()}
+        for kind, values in xb.items():
+            merged.setdefault(kind, set()).update(values)
+        self.parent[rb] = ra
+        self.attrs[ra] = merged
+        self.attrs.pop(rb, None)
+        return True
+
+
+def _choose_merges(context: LinkContext, pairs: pa.Table) -> tuple[pa.Table, int]:
+    """Accept component merges best first under the guard; one edge per accepted merge."""
+    empty = pa.table({"record_key": pa.array([], pa.string()), "node": pa.array([], pa.string())})
+    if pairs.num_rows == 0:
+        return empty, 0
+    comp_l = np.asarray(pairs.column("component_l").to_numpy(), dtype=np.int64)
+    comp_r = np.asarray(pairs.column("component_r").to_numpy(), dtype=np.int64)
+    weight = np.asarray(pairs.column("match_weight").to_numpy(), dtype=np.float64)
+    order = np.argsort(-weight, kind="stable")
+    involved = np.unique(np.concatenate([comp_l, comp_r]))
+    attrs, limits = _guard_attributes(context, involved)
+    merges = _Merges(attrs, limits)
+    keep: list[int] = []
+    refused = 0
+    for i in order.tolist():
+        outcome = merges.try_union(int(comp_l[i]), int(comp_r[i]))
+        if outcome is True:
+            keep.append(i)
+        elif outcome is False:
+            refused += 1
+    idx = pa.array(keep, pa.int64())
+    return (
+        pa.table(
+            {
+                "record_key": pairs.column("unique_id_l").take(idx).cast(pa.string()),
+                "node": pairs.column("unique_id_r").take(idx).cast(pa.string()),
+            }
+        ),
+        refused,
+    )
+
+
+def _guard_attributes(
+    context: LinkContext, components: np.ndarray[Any, np.dtype[np.int64]]
+) -> tuple[dict[int, dict[str, set[int]]], dict[str, int]]:
+    """Per component, the guard's identity codes (NHS numbers, spine ids) by kind; and limits."""
+    limits = {
+        str(k): int(v)
+        for k, v in context.con.execute(
+            f"SELECT kind, max_ids FROM {context.guard_limits_table}"
+        ).fetchall()
+    }
+    context.con.register("splink_involved", pa.table({"component": components}))
+    try:
+        rows = context.con.execute(
+            "SELECT a.component, g.kind, g.value "
+            f"FROM {context.guard_attributes_table} g "
+            f"JOIN {context.records_table} r ON r.rid = g.rid "
+            f"JOIN {context.assignment_table} a ON a.record_key = r.record_key "
+            "WHERE a.component IN (SELECT component FROM splink_involved)"
+        ).fetchall()
+    finally:
+        context.con.unregister("splink_involved")
+    attrs: dict[int, dict[str, set[int]]] = {}
+    for comp, kind, value in rows:
+        attrs.setdefault(int(comp), {}).setdefault(str(kind), set()).add(int(value))
+    return attrs, limits
