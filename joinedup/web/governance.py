@@ -64,8 +64,14 @@ class Viewer:
 
     @property
     def role_label(self) -> str:
-        return "" if self.actor is None else self.actor.role.value.replace("_", " ")
+        """The role as words in a sentence: "teacher", "DAC member", "GP"."""
+        if self.actor is None:
+            return ""
+        role = self.actor.role
+        return ROLE_WORDS.get(role, role.value.replace("_", " "))
 
+
+ROLE_WORDS = {Role.DAC_MEMBER: "DAC member", Role.GP: "GP"}
 
 ANONYMOUS = Viewer(actor=None)
 

@@ -312,3 +312,6 @@ def test_the_audit_log_shows_refusals_and_an_intact_chain(app: FastAPI) -> None:
     assert page.status_code == 200
     assert "The chain is intact" in page.text
     assert "a teacher may not read_audit" in page.text
+    admin = _client(app, "administrator")
+    assert "public information is open to everyone" not in admin.get("/audit").text
+    assert "public information is open to everyone" in admin.get("/audit?public=yes").text

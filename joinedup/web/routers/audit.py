@@ -42,16 +42,28 @@ AuditPage = Annotated[
 
 
 @router.get("/audit")
-async def audit(request: Request, granted: AuditPage, outcome: str = "") -> Response:
+async def audit(
+    request: Request, granted: AuditPage, outcome: str = "", public: str = ""
+) -> Response:
+    """The latest events; reads of public pages (sign-in, stylesheet, register) only on request,
+    since every page view adds one and they would hide the decisions that matter."""
     node = request.app.state.settings.node
     with open_govern(node) as con:
-        events = read_events(con, last=SHOWN if outcome not in ("allow", "deny") else None)
+        events = read_events(con)
+    if public != "yes":
+        events = [e for e in events if e.action != Action.READ_PUBLIC.value]
     if outcome in ("allow", "deny"):
-        events = [e for e in events if e.outcome == outcome][-SHOWN:]
+        events = [e for e in events if e.outcome == outcome]
     check = verify_audit(node)
     return render_granted(
         request,
         granted,
         "audit.html",
-        {"events": list(reversed(events)), "check": check, "outcome": outcome, "shown": SHOWN},
+        {
+            "events": list(reversed(events[-SHOWN:])),
+            "check": check,
+            "outcome": outcome,
+            "public": public == "yes",
+            "shown": SHOWN,
+        },
     )
