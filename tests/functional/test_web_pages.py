@@ -166,6 +166,16 @@ def test_a_teacher_is_refused_a_child_of_another_school_with_the_reason(
     assert direct.status_code == 403 and "no legitimate relationship" in _reason(direct.text)
 
 
+def test_a_search_that_finds_no_child_is_recorded(app: FastAPI, node: WebNode) -> None:
+    row, _ = _find_pupil(node, at_school=True)
+    client = _client(app, "teacher")
+    status, page = _search(client, {**row, "dob": "2001-01-01"})
+    assert status == 404 and "No child with these details" in page
+    event = _last_event(node)
+    assert (event.actor_id, event.action, event.outcome) == ("teacher", "read", "deny")
+    assert event.person_id is None
+
+
 def test_a_researcher_may_never_see_a_childs_identifiable_record(
     app: FastAPI, node: WebNode
 ) -> None:

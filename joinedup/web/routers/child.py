@@ -8,7 +8,7 @@ audit event; the page says which.
 
 Invariants: the record is read only after an allowing decision about that very child; the page
 shows store facts (pseudonymous timeline, month of birth), never an identifier; a lookup that
-finds no child says so without saying why.
+finds no child says so, and is recorded as a refused read naming no child.
 """
 
 from __future__ import annotations
@@ -195,11 +195,25 @@ async def search(request: Request, granted: SearchPage) -> Response:
             request, granted, "child_search.html", {"error": message}, status_code=400
         )
     with duckdb.connect(str(node.store_path), read_only=True) as con:
+        # A UPN key does not hold the date of birth: the person's month of birth must agree.
         found = con.execute(
-            "SELECT person_id FROM link__subject_person WHERE namespace = ? AND subject_key = ?",
-            [key.namespace, key.subject_key],
+            "SELECT l.person_id FROM link__subject_person l "
+            "JOIN store__person p USING (person_id) "
+            "WHERE l.namespace = ? AND l.subject_key = ? AND p.birth_month = ?",
+            [key.namespace, key.subject_key, key.birth_month],
         ).fetchone()
     if found is None:
+        # A search that finds nobody is recorded too (as a refusal naming no child), so that
+        # probing the node for who is in it shows in the audit log.
+        decide_for(
+            request,
+            granted.viewer,
+            action=Action.READ,
+            resource=Resource(
+                kind=ResourceKind.PERSON, name="store__timeline", level=DataLevel.L0_IDENTIFIABLE
+            ),
+            purpose=Purpose.DIRECT_CARE,
+        )
         return render_granted(
             request,
             granted,
