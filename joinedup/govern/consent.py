@@ -15,7 +15,8 @@ Rules:
 - a parent gives consent for a child under 16; a young person of 13 or over may give their own;
 - at 16 a parent's consent lapses: the young person must re-consent. The store keeps only the
   month of birth, so the lapse is taken at the start of the 16th birthday's month (never late);
-- the latest record for the child wins; with none, the answer is no contact;
+- the latest record for the child wins (by the day it was given, then when it was written);
+  with none, the answer is no contact;
 - identity is never released for research contact without consent (``decide`` asks
   ``contact_permission`` for action ``contact``).
 """
@@ -67,6 +68,7 @@ class ConsentRecord:
     information_sheet_version: str
     recorded_by: str
     recorded_on: date
+    recorded_at: datetime  # when it was written (UTC): orders records made on the same day
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +102,7 @@ def record_consent(
         information_sheet_version=information_sheet_version,
         recorded_by=actor.actor_id,
         recorded_on=today,
+        recorded_at=datetime.now(UTC).replace(tzinfo=None),
     )
     con.execute(
         "INSERT INTO govern__consent VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -112,7 +115,7 @@ def record_consent(
             given_by.value,
             information_sheet_version,
             actor.actor_id,
-            datetime.now(UTC).replace(tzinfo=None),
+            record.recorded_at,
             today,
         ],
     )
@@ -130,7 +133,7 @@ def judge_consent(records: list[ConsentRecord], today: date) -> ContactAnswer:
         return ContactAnswer(
             permission=ContactPermission.NONE, why="no consent to contact", consent_id=None
         )
-    latest = max(records, key=lambda r: (r.recorded_on, r.consent_id))
+    latest = max(records, key=lambda r: (r.recorded_on, r.recorded_at))
     if latest.level is ConsentLevel.RED:
         return ContactAnswer(
             permission=ContactPermission.NONE,
@@ -157,13 +160,14 @@ def judge_consent(records: list[ConsentRecord], today: date) -> ContactAnswer:
 
 
 _RECORD_COLUMNS = (
-    "consent_id, birth_month, level, given_by, information_sheet_version, recorded_by, recorded_on"
+    "consent_id, birth_month, level, given_by, information_sheet_version, recorded_by, "
+    "recorded_on, recorded_at"
 )
 
 
 def _record(row: tuple[object, ...]) -> ConsentRecord:
-    cid, month, level, given_by, sheet, by, on = row
-    assert isinstance(on, date)
+    cid, month, level, given_by, sheet, by, on, at = row
+    assert isinstance(on, date) and isinstance(at, datetime)
     return ConsentRecord(
         consent_id=str(cid),
         birth_month=str(month),
@@ -172,13 +176,14 @@ def _record(row: tuple[object, ...]) -> ConsentRecord:
         information_sheet_version=str(sheet),
         recorded_by=str(by),
         recorded_on=on,
+        recorded_at=at,
     )
 
 
 def consent_records_for_key(con: duckdb.DuckDBPyConnection, child: ChildKey) -> list[ConsentRecord]:
     rows = con.execute(
         f"SELECT {_RECORD_COLUMNS} FROM govern__consent WHERE namespace = ? AND subject_key = ? "
-        "ORDER BY recorded_on, consent_id",
+        "ORDER BY recorded_on, recorded_at",
         [child.namespace, child.subject_key],
     ).fetchall()
     return [_record(tuple(r)) for r in rows]

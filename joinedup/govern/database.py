@@ -9,6 +9,9 @@ children are named only by keyed pseudonyms.
 Invariants:
 - every connection is short-lived (opened per operation, closed at once), so the CLI, a refresh
   and the web app can take turns on the file; a busy file is retried for a few seconds;
+- the one exception is a ``GovernSession`` (``open_session``): both connections held open for a
+  run of decisions in one process (a batch, a test module); it must not outlive the run, and
+  nothing may refresh the store while it is open;
 - the schema is created on every read-write open (``CREATE ... IF NOT EXISTS``).
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -113,6 +117,24 @@ def open_store_read_only(settings: NodeSettings) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GovernSession:
+    """Open connections to a node's ``govern.duckdb`` (read-write) and store (read-only, or None
+    before the first refresh), for many ``decide`` calls without reopening the files."""
+
+    settings: NodeSettings
+    govern: duckdb.DuckDBPyConnection
+    store: duckdb.DuckDBPyConnection | None
+
+
+@contextmanager
+def open_session(node: NodeSettings | Path | str) -> Iterator[GovernSession]:
+    """A ``GovernSession`` on ``node``, closed when the block ends."""
+    settings = node_settings(node)
+    with open_govern(settings) as gov, open_store_read_only(settings) as store:
+        yield GovernSession(settings=settings, govern=gov, store=store)
 
 
 def store_tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -5,6 +5,9 @@
     decide(node=NODE, actor=ACTOR, action=ACTION, resource=RESOURCE, purpose=PURPOSE,
            project_id=None, break_glass=None, today=None) -> Decision
 
+- ``node``: the node's settings or folder (the call opens and closes ``govern.duckdb`` and the
+  store: one call per operation, as the CLI makes it), or an open ``GovernSession``
+  (``database.open_session``) for many decisions in a row without reopening the files;
 - ``actor``: an ``Actor`` or an actor id (looked up in ``govern.duckdb``; ``local-operator`` is
   the built-in node administrator);
 - ``action``: an ``Action``. Data actions (``read``, ``run_job``, ``contact``) go through the role
@@ -39,7 +42,7 @@ from joinedup.errors import AccessDenied
 from joinedup.govern.actors import get_actor_or_none
 from joinedup.govern.audit import AuditEvent, append_event
 from joinedup.govern.consent import ContactPermission, consent_records_for_person, judge_consent
-from joinedup.govern.database import node_settings, open_govern, open_store_read_only
+from joinedup.govern.database import GovernSession, open_session
 from joinedup.govern.model import (
     DATA_ACTIONS,
     MIN_BREAK_GLASS_REASON,
@@ -90,7 +93,7 @@ class _Verdict:
 
 def decide(
     *,
-    node: NodeSettings | Path | str,
+    node: NodeSettings | Path | str | GovernSession,
     actor: Actor | str,
     action: Action,
     resource: Resource,
@@ -100,70 +103,96 @@ def decide(
     today: date | None = None,
 ) -> Decision:
     """Allow or deny ``actor`` doing ``action`` on ``resource`` for ``purpose``; audit it."""
-    settings = node_settings(node)
-    today = today or datetime.now(UTC).date()
-    with open_govern(settings) as gov:
-        registered = True
-        if isinstance(actor, str):
-            found = get_actor_or_none(gov, actor)
-            if found is None:
-                registered = False
-                found = Actor(
-                    actor_id=actor, display_name="unregistered", role=Role.CITIZEN, org=PUBLIC_ORG
-                )
-            actor = found
-        if not registered:
-            verdict = _Verdict(
-                allowed=False,
-                reason=f"actor {actor.actor_id} is not registered on this node",
-                rule="actor:unregistered",
+    request = _Request(
+        actor=actor,
+        action=action,
+        resource=resource,
+        purpose=purpose,
+        project_id=project_id,
+        break_glass=break_glass,
+        today=today or datetime.now(UTC).date(),
+    )
+    if isinstance(node, GovernSession):
+        return _decide(node, request)
+    with open_session(node) as session:
+        return _decide(session, request)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Request:
+    actor: Actor | str
+    action: Action
+    resource: Resource
+    purpose: Purpose | None
+    project_id: str | None
+    break_glass: BreakGlass | None
+    today: date
+
+
+def _decide(session: GovernSession, request: _Request) -> Decision:
+    gov, settings = session.govern, session.settings
+    actor, action, resource = request.actor, request.action, request.resource
+    purpose, project_id, break_glass = request.purpose, request.project_id, request.break_glass
+    registered = True
+    if isinstance(actor, str):
+        found = get_actor_or_none(gov, actor)
+        if found is None:
+            registered = False
+            found = Actor(
+                actor_id=actor, display_name="unregistered", role=Role.CITIZEN, org=PUBLIC_ORG
             )
-        else:
-            with open_store_read_only(settings) as store:
-                verdict = _evaluate(
-                    gov,
-                    store,
-                    actor=actor,
-                    action=action,
-                    resource=resource,
-                    purpose=purpose,
-                    project_id=project_id,
-                    break_glass=break_glass,
-                    today=today,
-                )
-        event_id = uuid.uuid4().hex
-        alert_id = None
-        if verdict.break_glass and break_glass is not None:
-            alert_id = "A" + uuid.uuid4().hex[:10]
-            gov.execute(
-                "INSERT INTO govern__alerts (alert_id, event_id, actor_id, person_id, reason, "
-                "raised_at, recipient_role, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
-                [
-                    alert_id,
-                    event_id,
-                    actor.actor_id,
-                    resource.person_id,
-                    break_glass.reason,
-                    datetime.now(UTC).replace(tzinfo=None),
-                    SAFEGUARDING_LEAD_ROLE.value,
-                ],
-            )
-        event = append_event(
+        actor = found
+    if not registered:
+        verdict = _Verdict(
+            allowed=False,
+            reason=f"actor {actor.actor_id} is not registered on this node",
+            rule="actor:unregistered",
+        )
+    else:
+        verdict = _evaluate(
             gov,
-            settings,
+            session.store,
             actor=actor,
             action=action,
             resource=resource,
             purpose=purpose,
-            allowed=verdict.allowed,
-            reason=verdict.reason,
-            rule=verdict.rule,
             project_id=project_id,
-            break_glass=verdict.break_glass,
-            alert_id=alert_id,
-            event_id=event_id,
-            registered=registered,
+            break_glass=break_glass,
+            today=request.today,
         )
+    event_id = uuid.uuid4().hex
+    alert_id = None
+    if verdict.break_glass and break_glass is not None:
+        alert_id = "A" + uuid.uuid4().hex[:10]
+        gov.execute(
+            "INSERT INTO govern__alerts (alert_id, event_id, actor_id, person_id, reason, "
+            "raised_at, recipient_role, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
+            [
+                alert_id,
+                event_id,
+                actor.actor_id,
+                resource.person_id,
+                break_glass.reason,
+                datetime.now(UTC).replace(tzinfo=None),
+                SAFEGUARDING_LEAD_ROLE.value,
+            ],
+        )
+    event = append_event(
+        gov,
+        settings,
+        actor=actor,
+        action=action,
+        resource=resource,
+        purpose=purpose,
+        allowed=verdict.allowed,
+        reason=verdict.reason,
+        rule=verdict.rule,
+        project_id=project_id,
+        break_glass=verdict.break_glass,
+        alert_id=alert_id,
+        event_id=event_id,
+        registered=registered,
+    )
     return Decision(
         allowed=verdict.allowed,
         reason=verdict.reason,

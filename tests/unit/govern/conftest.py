@@ -1,5 +1,5 @@
 """Fixtures for the govern unit tests (defined in govern_fixtures)."""
 
-from govern_fixtures import node
+from govern_fixtures import district, node, session
 
-__all__ = ["node"]
+__all__ = ["district", "node", "session"]

@@ -12,7 +12,15 @@ import pytest
 from govern_fixtures import TODAY, actor_for
 
 from joinedup.config import NodeSettings
-from joinedup.govern import Action, BreakGlass, Resource, ResourceKind, Role, decide
+from joinedup.govern import (
+    Action,
+    BreakGlass,
+    GovernSession,
+    Resource,
+    ResourceKind,
+    Role,
+    decide,
+)
 from joinedup.govern.policy import MATRIX
 from joinedup.model import DataLevel, Purpose
 
@@ -62,11 +70,11 @@ def _resource(purpose: Purpose, level: DataLevel) -> Resource:
     ids=[f"{r.value}-{p.value}-{lv.value}" for r, p, lv, _ in CELLS],
 )
 def test_cell(
-    node: NodeSettings, role: Role, purpose: Purpose, level: DataLevel, code: str
+    session: GovernSession, role: Role, purpose: Purpose, level: DataLevel, code: str
 ) -> None:
     actor = actor_for(role)
     read = decide(
-        node=node,
+        node=session,
         actor=actor.actor_id,
         action=Action.READ,
         resource=_resource(purpose, level),
@@ -79,7 +87,7 @@ def test_cell(
     assert read.event.outcome == ("allow" if read.allowed else "deny")
     if code == "R":
         glass = decide(
-            node=node,
+            node=session,
             actor=actor.actor_id,
             action=Action.READ,
             resource=_resource(purpose, level),
