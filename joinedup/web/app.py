@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import AccessDenied, UserError
+from joinedup.govern import Resource, ResourceKind
+from joinedup.govern.model import FRONTLINE_ROLES, MIN_BREAK_GLASS_REASON
 from joinedup.web.auth import AccountStore, Session, SessionCodec, SigninThrottle
 from joinedup.web.governance import Policy, SignInRequired, session_of, viewer_of
 from joinedup.web.pages import PageLink, render
@@ -94,12 +96,30 @@ async def _session_middleware(
 
 def _error_page(request: Request, *, status: int, title: str, reason: str) -> Response:
     codec: SessionCodec = request.app.state.sessions
+    viewer = viewer_of(request)
+    refused = getattr(request.state, "refused_resource", None)
+    # Refused a child's record for want of a relationship: offer break-glass to frontline roles.
+    glass_for = None
+    if (
+        isinstance(refused, Resource)
+        and refused.kind is ResourceKind.PERSON
+        and refused.person_id
+        and viewer.role in FRONTLINE_ROLES
+        and "legitimate relationship" in reason
+    ):
+        glass_for = refused.person_id
     return render(
         request,
         "error.html",
-        viewer=viewer_of(request),
+        viewer=viewer,
         csrf_token=codec.csrf_token(session_of(request)),
-        context={"title": title, "reason": reason, "status": status},
+        context={
+            "title": title,
+            "reason": reason,
+            "status": status,
+            "break_glass_for": glass_for,
+            "min_reason": MIN_BREAK_GLASS_REASON,
+        },
         status_code=status,
     )
 

@@ -32,7 +32,7 @@ from typing import Protocol
 from starlette.requests import Request
 
 from joinedup.errors import AccessDenied
-from joinedup.govern import Action, Actor, Resource, ResourceKind
+from joinedup.govern import Action, Actor, BreakGlass, Resource, ResourceKind
 from joinedup.govern.model import PUBLIC_ORG, Role
 from joinedup.model import DataLevel, Purpose
 from joinedup.web.auth import Session, SessionCodec
@@ -85,6 +85,7 @@ class Requirement:
     purpose: Purpose | None = None
     level: DataLevel | None = None
     name: str | None = None
+    break_glass: bool = False  # a POST's ``reason`` field is passed as a break-glass request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +97,7 @@ class PageDecision:
     rule: str = ""
     audit_seq: int | None = None  # the audit event that recorded this decision
     actor: Actor | None = None  # the registered actor decided for (None: anonymous)
+    is_break_glass: bool = False  # allowed by break-glass: an alert was raised
 
 
 class Policy(Protocol):
@@ -108,6 +110,7 @@ class Policy(Protocol):
         action: Action,
         resource: Resource,
         purpose: Purpose | None,
+        break_glass: BreakGlass | None = None,
     ) -> PageDecision:
         """Decide for the actor with this id (None: an anonymous visitor)."""
         ...
@@ -200,15 +203,22 @@ def require(
     *,
     level: DataLevel | None = None,
     name: str | None = None,
+    break_glass: bool = False,
 ) -> Callable[[Request], Awaitable[Granted]]:
     """A dependency admitting a request only if the policy allows ``action`` on it."""
     requirement = Requirement(
-        action=action, resource_kind=resource_kind, purpose=purpose, level=level, name=name
+        action=action,
+        resource_kind=resource_kind,
+        purpose=purpose,
+        level=level,
+        name=name,
+        break_glass=break_glass,
     )
 
     async def governed(request: Request) -> Granted:
         session = session_of(request)
         codec: SessionCodec = request.app.state.sessions
+        glass = None
         if request.method == "POST":
             form = await request.form()
             token = form.get("csrf_token")
@@ -217,13 +227,20 @@ def require(
                     "this form was not sent from this site's page, or your session ended; "
                     "reload the page and try again"
                 )
+            if break_glass:
+                glass = BreakGlass(reason=str(form.get("reason", "")))
         resource = resource_for(requirement, request)
         policy: Policy = request.app.state.policy
         decision = policy.decide(
-            actor_id=session.username, action=action, resource=resource, purpose=purpose
+            actor_id=session.username,
+            action=action,
+            resource=resource,
+            purpose=purpose,
+            break_glass=glass,
         )
         viewer = Viewer(actor=decision.actor)
         request.state.viewer = viewer
+        request.state.refused_resource = None if decision.allowed else resource
         if not decision.allowed:
             if session.username is None:
                 raise SignInRequired(decision.reason)

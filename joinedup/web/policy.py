@@ -15,7 +15,7 @@ used to admit a request, only to choose which links to show.
 from __future__ import annotations
 
 from joinedup.config import NodeSettings
-from joinedup.govern import Action, Actor, Resource, decide
+from joinedup.govern import Action, Actor, BreakGlass, Resource, decide
 from joinedup.govern.actors import get_actor_or_none
 from joinedup.govern.database import open_govern
 from joinedup.govern.model import DATA_ACTIONS, LOCAL_OPERATOR_ID
@@ -37,6 +37,7 @@ class GovernPolicy:
         action: Action,
         resource: Resource,
         purpose: Purpose | None,
+        break_glass: BreakGlass | None = None,
     ) -> PageDecision:
         actor: Actor | str
         if actor_id is not None:
@@ -48,7 +49,12 @@ class GovernPolicy:
         else:
             actor = ANONYMOUS_ID
         decision = decide(
-            node=self._node, actor=actor, action=action, resource=resource, purpose=purpose
+            node=self._node,
+            actor=actor,
+            action=action,
+            resource=resource,
+            purpose=purpose,
+            break_glass=break_glass,
         )
         registered = actor_id is not None and decision.rule != "actor:unregistered"
         reason = decision.reason
@@ -60,6 +66,7 @@ class GovernPolicy:
             rule=decision.rule,
             audit_seq=decision.event.seq,
             actor=decision.actor if registered else None,
+            is_break_glass=decision.break_glass,
         )
 
     def may(self, *, viewer: Viewer, requirement: Requirement) -> bool:

@@ -166,6 +166,31 @@ def test_a_teacher_is_refused_a_child_of_another_school_with_the_reason(
     assert direct.status_code == 403 and "no legitimate relationship" in _reason(direct.text)
 
 
+def test_break_glass_opens_a_record_with_a_reason_and_raises_an_alert(
+    app: FastAPI, node: WebNode
+) -> None:
+    _, person = _find_pupil(node, at_school=False)
+    client = _client(app, "teacher")
+    refused = client.get(f"/children/{person}")
+    assert refused.status_code == 403 and "Break glass and open the record" in refused.text
+    path = f"/children/{person}/break-glass"
+    short = client.post(path, data={"reason": "urgent", "csrf_token": csrf_token(client, "/")})
+    assert short.status_code == 403 and "at least 20 characters" in _reason(short.text)
+    reason = "Child presented with injuries at breakfast club; need history now"
+    opened = client.post(path, data={"reason": reason, "csrf_token": csrf_token(client, "/")})
+    assert opened.status_code == 200 and "Emergency access (break-glass)" in opened.text
+    event = _last_event(node)
+    assert event.break_glass and event.alert_id and event.person_id == person
+    assert reason not in str(event.as_dict())  # the typed reason is kept with the alert only
+    # a researcher gets no break-glass form and cannot break glass
+    researcher = _client(app, "researcher")
+    assert "Break glass" not in researcher.get(f"/children/{person}").text
+    denied = researcher.post(
+        path, data={"reason": reason, "csrf_token": csrf_token(researcher, "/")}
+    )
+    assert denied.status_code == 403
+
+
 def test_a_search_that_finds_no_child_is_recorded(app: FastAPI, node: WebNode) -> None:
     row, _ = _find_pupil(node, at_school=True)
     client = _client(app, "teacher")

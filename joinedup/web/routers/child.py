@@ -4,7 +4,9 @@ A practitioner finds a child by NHS number or UPN with the date of birth (turned
 node's keyed pseudonym by ``joinedup.govern.identify``; the identifiers are not kept), and sees
 the child's record only if ``decide`` finds a legitimate relationship between the practitioner's
 organisation and the child (read, person, L0, direct care). Every view, allowed or refused, is an
-audit event; the page says which.
+audit event; the page says which. Refused for want of a relationship, a practitioner may ask for
+emergency access (break-glass) with a typed reason: ``decide`` allows it, records it and raises an
+alert to the safeguarding lead.
 
 Invariants: the record is read only after an allowing decision about that very child; the page
 shows store facts (pseudonymous timeline, month of birth), never an identifier; a lookup that
@@ -59,6 +61,19 @@ ChildPage = Annotated[
             ResourceKind.PERSON,
             Purpose.DIRECT_CARE,
             level=DataLevel.L0_IDENTIFIABLE,
+        )
+    ),
+]
+
+BreakGlassForm = Annotated[
+    Granted,
+    Depends(
+        require(
+            Action.READ,
+            ResourceKind.PERSON,
+            Purpose.DIRECT_CARE,
+            level=DataLevel.L0_IDENTIFIABLE,
+            break_glass=True,
         )
     ),
 ]
@@ -241,4 +256,11 @@ async def search(request: Request, granted: SearchPage) -> Response:
 
 @router.get("/children/{person_id}")
 async def child(request: Request, person_id: str, granted: ChildPage) -> Response:
+    return _child_page(request, granted, person_id, granted.decision)
+
+
+@router.post("/children/{person_id}/break-glass")
+async def break_glass(request: Request, person_id: str, granted: BreakGlassForm) -> Response:
+    """Emergency access without a relationship: allowed with a reason, and an alert is raised
+    to the node's safeguarding lead (``decide`` does both)."""
     return _child_page(request, granted, person_id, granted.decision)
