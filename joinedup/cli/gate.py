@@ -3,8 +3,12 @@
 
 The local CLI acts as ``local-operator`` (the node administrator at the node's own console:
 whoever can run it already holds the node folder and its key) unless ``--as ACTOR`` names a
-registered actor, for attribution and to act within that actor's role. Commands that touch no
-node (``simulate``, ``source list``) are ungoverned; see docs/explanation/governance.md.
+registered actor, for attribution and to act within that actor's role. Commands that act on
+no existing node (``simulate``, ``source list``, ``link files``) are ungoverned; ``node init``
+and ``demo`` create a node and decide its creation as ``local-operator``. A functional test
+(tests/functional/test_every_command_is_governed.py) runs every other command as an
+unregistered actor and expects exit 3 and one "deny" audit event; see
+docs/explanation/governance.md.
 """
 
 from __future__ import annotations

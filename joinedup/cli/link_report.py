@@ -16,10 +16,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.gate import authorise
 from joinedup.cli.link import app as link_app
-from joinedup.cli.options import JsonOpt, NodeArg
+from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.config import load_node
 from joinedup.errors import UsageError
+from joinedup.govern import LOCAL_OPERATOR_ID, ResourceKind
+from joinedup.govern import Action as GovernAction
 from joinedup.link.report import build_linkage_report
 from joinedup.link.report_html import render_report_html
 from joinedup.link.review import (
@@ -57,9 +60,13 @@ def report_command(
         typer.Option("--json-out", help="Also write the report as JSON to this file."),
     ] = None,
     json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Write the linkage quality report of a node (HTML with charts, and JSON)."""
     settings = load_node(node)
+    authorise(
+        settings, as_actor, GovernAction.ADMINISTER_NODE, kind=ResourceKind.NODE, name="link report"
+    )
     with (
         console.status("computing the linkage report", spinner="dots")
         if not json_output
@@ -182,9 +189,13 @@ def review_command(
         int, typer.Option("--limit", min=1, help="At most this many items in an interactive run.")
     ] = 20,
     json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Review pairs the index could not decide: see both records, decide, apply on refresh."""
     settings = load_node(node)
+    authorise(
+        settings, as_actor, GovernAction.ADMINISTER_NODE, kind=ResourceKind.NODE, name="link review"
+    )
     if not reviewer.strip():
         raise UsageError("--reviewer must name the person reviewing")
     queued = queue_index_items(settings)

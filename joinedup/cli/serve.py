@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from joinedup.cli.options import NodeArg
+from joinedup.cli.gate import authorise
+from joinedup.cli.options import AsActorOpt, NodeArg
 from joinedup.config import load_node
+from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.web import WebSettings, create_app, web_settings_for
 
 console = Console(stderr=True)
@@ -57,8 +59,11 @@ def serve_command(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     secure_cookies: SecureCookiesOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Serve the node's web app (sign-in, home pages per role, child view, projects, register)."""
-    settings = web_settings_for(load_node(node), secure_cookies=secure_cookies)
+    node_settings = load_node(node)
+    authorise(node_settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="serve")
+    settings = web_settings_for(node_settings, secure_cookies=secure_cookies)
     console.print(f"Serving {settings.node.name} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve(settings, host=host, port=port)

@@ -134,7 +134,8 @@ ADMIN_RULES: dict[Action, AdminRule] = {
         AdminRule(
             action=Action.ADMINISTER_NODE,
             roles=frozenset({Role.NODE_ADMIN}),
-            why="node administrators run the node (init, status, ingest, refresh, quarantine)",
+            why="node administrators run the node (init, status, ingest, refresh, quarantine, "
+            "linkage report and review, serving the web app)",
         ),
         AdminRule(
             action=Action.MANAGE_ACTORS,
