@@ -184,8 +184,9 @@ def wilson(numerator: int, denominator: int, z: float = Z95) -> Rate:
         numerator=numerator,
         denominator=denominator,
         value=p,
-        low=max(0.0, centre - half),
-        high=min(1.0, centre + half),
+        # the interval always holds p; rounding can put a bound a hair inside it at 0 or 1
+        low=max(0.0, min(p, centre - half)),
+        high=min(1.0, max(p, centre + half)),
     )
 
 
