@@ -6,7 +6,8 @@ A parent or young person gives an NHS number or a UPN, and the date of birth. Bo
 the same keys the person index uses, so the registers can be matched to persons at refresh:
 
 - NHS number + date of birth -> the ``nhs_dob`` key (``pseudonym(key, "nhs_dob", nhs|dob)``);
-- UPN -> the ``upn`` key, confirmed by the month of birth.
+- UPN -> the ``upn`` key (the check letter guards against a mistyped UPN; the month of birth is
+  kept in the register, and the refresh excludes every person holding the key).
 
 Invariants: the identifiers live only in this function's arguments; the returned ``ChildKey``
 holds a pseudonym and a month of birth; errors never repeat a value. This is the only module of

@@ -4,7 +4,7 @@ At every refresh, inside the publish transaction, ``publish_secondary_views`` re
 dissent register (``govern__dissent`` in ``govern.duckdb``, written by ``joinedup.govern``),
 matches each entry to a person through ``link__subject_person`` (the register holds the same
 keyed pseudonyms the person index uses: ``nhs_dob`` for NHS number + date of birth, ``upn`` for
-a UPN, confirmed by the month of birth), writes the matched person ids to
+a UPN), writes the matched person ids to
 ``secondary__excluded_persons`` and recreates one view per store table::
 
     view__secondary__<table>  =  store__<table> minus the excluded persons
@@ -18,6 +18,10 @@ Invariants:
 - an entry recorded after a refresh takes effect at the next refresh (never half-way);
 - if the register exists but cannot be read, the refresh fails: a secondary view is never built
   without the opt-outs applied;
+- a doubt is resolved towards exclusion: a UPN entry excludes every person holding that UPN key,
+  whatever month of birth the store gives the person (records are noisy: a person split off by
+  a mistyped date of birth still carries the child's UPN, and an opt-out that silently missed
+  them would break the family's wish; excluding one more person costs the statistics little);
 - the register and the excluded table hold pseudonyms and months only, never an identifier.
 """
 
@@ -104,14 +108,12 @@ def publish_secondary_views(con: duckdb.DuckDBPyConnection, dissent: list[Dissen
     )
     if dissent:
         con.executemany("INSERT INTO secondary_dissent_keys VALUES (?, ?, ?)", dissent)
-    # nhs_dob keys already carry the full date of birth; a UPN is confirmed by the month.
+    # nhs_dob keys carry the full date of birth; a UPN key alone excludes (see the invariants)
     con.execute(
         f"CREATE OR REPLACE TABLE {EXCLUDED_TABLE} AS "
         "SELECT DISTINCT sp.person_id FROM secondary_dissent_keys d "
         "JOIN link__subject_person sp "
         "  ON sp.namespace = d.namespace AND sp.subject_key = d.subject_key "
-        "LEFT JOIN store__person p ON p.person_id = sp.person_id "
-        "WHERE d.namespace = 'nhs_dob' OR p.birth_month = d.birth_month "
         "ORDER BY sp.person_id"
     )
     for view, source in secondary_views().items():

@@ -17,8 +17,8 @@ import csv
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -215,3 +215,18 @@ def test_who_may_opt_out(district: District, scratch: Path, who: str, older: boo
     assert _opt_out(node, child, requested_by=who) == 0
     with open_govern(node) as con:
         assert con.execute("SELECT requested_by FROM govern__dissent").fetchall() == [(who,)]
+
+
+def test_a_upn_opt_out_reaches_a_person_whose_recorded_month_differs(
+    district: District, scratch: Path
+) -> None:
+    # the family's date of birth and the records' can disagree (a mistyped date splits a person
+    # off); the UPN, checked by its check letter, still names the child: exclusion wins
+    node = _copy(district, scratch)
+    pupil = next(c for c in district.children if c.kind == "upn" and 1 < c.dob.month < 12)
+    told = replace(pupil, dob=pupil.dob.replace(day=1) - timedelta(days=1))  # the month before
+    assert told.dob.strftime("%Y-%m") != pupil.dob.strftime("%Y-%m")
+    assert _opt_out(node, told) == 0
+    refresh_node(node, stages=(DeterministicStage(),))
+    expected = _expected_persons(node, [pupil])
+    assert expected and set(_snapshot(node)[EXCLUDED_TABLE]) == expected
