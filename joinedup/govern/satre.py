@@ -1,0 +1,591 @@
+"""SATRE self-assessment: which statements of the SATRE specification joinedup meets, and the
+test that shows each one.
+
+Job: hold a declarative, checked-in mapping (`SATRE_EVIDENCE`) from SATRE statement references
+(the specification's `requirement_index`, e.g. "1.5.04") to a status ("met" or "partly"), the
+pytest node ids that demonstrate it and one sentence of explanation; and render the whole
+specification with that mapping as a Markdown page (`docs/satre.md`):
+
+    python -m joinedup.govern.satre /path/to/specification.yaml > docs/satre.md
+
+Invariants:
+- A statement is claimed only where an existing test demonstrates it; `tests/docs/test_satre.py`
+  checks every reference exists in the specification and every cited test is defined.
+- Statements not in the mapping are "not assessed": absence is never read as "met".
+- The product never needs the specification at run time: the mapping holds references only, and
+  the renderer takes the YAML path as an argument (PyYAML is a dev/docs dependency, imported
+  inside the function).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from joinedup.errors import ConfigError, UsageError
+
+__all__ = [
+    "SATRE_EVIDENCE",
+    "SatreEvidence",
+    "SatreStatement",
+    "Status",
+    "load_specification",
+    "main",
+    "render_satre_markdown",
+]
+
+ABRIDGE_AT = 120
+NOT_ASSESSED = "not assessed"
+
+
+class Status(StrEnum):
+    """How far joinedup meets one SATRE statement, on the evidence of its tests."""
+
+    MET = "met"
+    PARTLY = "partly"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SatreEvidence:
+    """One claimed statement: its reference, status, the tests that show it, and why."""
+
+    reference: str
+    status: Status
+    tests: tuple[str, ...]
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SatreStatement:
+    """One statement of the SATRE specification, as far as the page needs it."""
+
+    reference: str
+    pillar: str
+    capability: str
+    importance: str
+    statement: str
+
+
+def _e(reference: str, status: Status, explanation: str, *tests: str) -> SatreEvidence:
+    return SatreEvidence(reference=reference, status=status, tests=tests, explanation=explanation)
+
+
+_MET = Status.MET
+_PARTLY = Status.PARTLY
+_GOV = "tests/unit/govern/"
+_PROJ = _GOV + "test_projects.py::"
+_REL = _GOV + "test_relationships.py::"
+_AUTH = "tests/functional/test_web_auth.py::"
+_PAGES = "tests/functional/test_web_pages.py::"
+_ROUTES = "tests/functional/test_web_routes.py::"
+_LOAD = "tests/unit/ingest/test_load.py::"
+_DOCS = "tests/docs/test_docs.py::"
+
+SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
+    # Pillar 1: Information Governance
+    _e(
+        "1.1.02",
+        _PARTLY,
+        "Stakeholder controls are implemented as code (national data opt-out, consent to"
+        " contact) and tested; there is no register tying each control to a stakeholder need.",
+        "tests/property/test_optout.py::test_optouts_apply_to_secondary_views_from_the_next_refresh",
+        _GOV + "test_consent.py::test_identity_is_never_released_for_contact_without_consent",
+    ),
+    _e(
+        "1.2.04",
+        _PARTLY,
+        "This self-assessment against SATRE is checked in CI, and extracts are validated against"
+        " the DfE rulesets; there is no audit of the operating organisation.",
+        "tests/docs/test_satre.py::test_satre_page_is_generated_from_the_mapping",
+        "tests/functional/test_dfe_validators.py::test_the_current_rulesets_ran",
+    ),
+    _e(
+        "1.2.09",
+        _PARTLY,
+        "Break-glass alerts are logged and resolved by review exactly once by someone other than"
+        " the actor; other incidents and audit findings have no tracker.",
+        _REL + "test_an_alert_is_reviewed_once_and_never_by_the_one_who_broke_the_glass",
+    ),
+    _e(
+        "1.3.02",
+        _PARTLY,
+        "Every project application must state purpose, legal basis, public benefit, datasets,"
+        " variables, setting and outputs (the Five Safes) before review; no formal DPIA form.",
+        _PROJ + "test_an_incomplete_application_lists_every_unmet_safe",
+    ),
+    _e(
+        "1.4.01",
+        _MET,
+        "Every access is re-checked against the project's approval, expiry, members' training"
+        " and accreditation, so requirements must hold for the project's whole life.",
+        _PROJ + "test_an_expired_project_is_refused",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+        _PROJ + "test_a_project_short_of_active_is_refused_in_every_project_cell",
+    ),
+    _e(
+        "1.4.02",
+        _MET,
+        "Time-limited requirements (project expiry, training within a year, accreditation"
+        " dates) are checked at each access, not only at approval.",
+        _PROJ + "test_an_expired_project_is_refused",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+    ),
+    _e(
+        "1.4.04",
+        _PARTLY,
+        "At a project's end date all its access stops; there is no tested close-down procedure"
+        " (archiving, deletion of project outputs).",
+        _PROJ + "test_an_expired_project_is_refused",
+    ),
+    _e(
+        "1.4.06",
+        _MET,
+        "The project register keeps every application and decision, and the public register"
+        " generated from it lists every decided project.",
+        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        _PROJ + "test_apply_review_countersign_then_allowed",
+    ),
+    _e(
+        "1.4.07",
+        _PARTLY,
+        "An application with no public benefit is refused and secondary use is limited to fixed"
+        " public purposes; judging the benefit is left to the DAC.",
+        _PROJ + "test_an_incomplete_application_lists_every_unmet_safe",
+        _PROJ + "test_the_wrong_purpose_is_refused",
+    ),
+    _e(
+        "1.5.01",
+        _MET,
+        "Researchers need a current accreditation and training record before any access to"
+        " project data; a lapsed one is refused.",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+    ),
+    _e(
+        "1.5.03",
+        _MET,
+        "One `decide` function grants or refuses every action by actor identity, role,"
+        " organisation and purpose, and every route and command goes through it.",
+        _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+        _ROUTES + "test_every_route_has_exactly_one_governed_door",
+        "tests/functional/test_every_command_is_governed.py::test_command_is_decided_and_audited",
+    ),
+    _e(
+        "1.5.04",
+        _MET,
+        "Project data opens only after DAC approval and the node's (data controller's)"
+        " countersignature; short of that every project cell is refused.",
+        _PROJ + "test_apply_review_countersign_then_allowed",
+        _PROJ + "test_only_the_node_countersigns_and_only_the_dac_reviews",
+        _PROJ + "test_a_project_short_of_active_is_refused_in_every_project_cell",
+    ),
+    _e(
+        "1.5.05",
+        _MET,
+        "Web users sign in with argon2-hashed passwords, signed HttpOnly session cookies,"
+        " CSRF tokens and throttling; forged cookies are anonymous.",
+        _AUTH + "test_passwords_are_stored_as_argon2_hashes_only",
+        _AUTH + "test_sign_in_with_the_right_password_and_only_then",
+        _AUTH + "test_a_forged_or_tampered_cookie_is_anonymous",
+        _AUTH + "test_posts_without_this_sessions_csrf_token_are_refused",
+        _AUTH + "test_sign_in_is_throttled_per_username",
+    ),
+    _e(
+        "1.5.06",
+        _MET,
+        "Each account has a unique username tied to one registered actor, and every change is"
+        " decided and written to the audit chain.",
+        _AUTH + "test_reserved_and_duplicate_usernames_are_refused",
+        _AUTH + "test_a_web_account_without_a_registered_actor_is_refused",
+        _ROUTES + "test_every_route_writes_an_audit_event_for_every_request",
+    ),
+    _e(
+        "1.6.04",
+        _PARTLY,
+        "Each actor's information-governance training date is held and enforced at access;"
+        " there is no fuller training record per role.",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+    ),
+    _e(
+        "1.7.02",
+        _MET,
+        "A public transparency register of decided projects (purpose, datasets, outputs) is"
+        " generated and shown to anyone without signing in.",
+        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        _GOV + "test_transparency.py::test_the_cli_writes_the_register_for_anyone",
+        "tests/browser/test_browser_roles.py::"
+        "test_anonymous_visitor_sees_the_register_and_is_sent_to_sign_in",
+    ),
+    _e(
+        "1.7.03",
+        _MET,
+        "Projects are approved only by a DAC quorum that includes a lay (public) member.",
+        _PROJ + "test_quorum_without_a_lay_member_is_not_approval",
+    ),
+    # Pillar 2: Computing Technology
+    _e(
+        "2.1.04",
+        _MET,
+        "Every role works through a web app in an ordinary browser, tested end to end in"
+        " Chromium, keyboard-accessible.",
+        "tests/browser/test_browser_roles.py::test_teacher_sees_a_pupil_and_is_refused_the_audit_log",
+        "tests/browser/test_browser_roles.py::test_keyboard_reaches_the_skip_link_first",
+    ),
+    _e(
+        "2.1.05",
+        _PARTLY,
+        "Every command and option has help text and a generated reference page; guidance for"
+        " analysis inside the environment is not written.",
+        _DOCS + "test_every_command_and_option_has_help_text",
+        _DOCS + "test_cli_reference_is_generated_from_the_commands",
+    ),
+    _e(
+        "2.1.08",
+        _PARTLY,
+        "A project's members read only its datasets and variables, and non-members are refused;"
+        " there are no shared workspaces to test.",
+        _PROJ + "test_a_non_member_is_refused",
+        _PROJ + "test_only_the_projects_datasets_and_variables",
+    ),
+    _e(
+        "2.1.11",
+        _PARTLY,
+        "The simulator is seeded and byte-reproducible and a refresh keeps person ids stable;"
+        " no analysis tooling for users is provided.",
+        "tests/unit/simulate/test_sim_determinism.py::test_same_seed_same_files_different_seed_different",
+        "tests/functional/test_refresh.py::test_refresh_again_gives_the_same_person_ids",
+    ),
+    _e(
+        "2.1.14",
+        _PARTLY,
+        "Data access is segregated per project by the decision function; compute is not"
+        " separated per project.",
+        _PROJ + "test_a_non_member_is_refused",
+        _PROJ + "test_only_the_projects_datasets_and_variables",
+    ),
+    _e(
+        "2.2.01",
+        _PARTLY,
+        "Setting up is two documented make targets checked by a test; there is no production"
+        " deployment procedure.",
+        _DOCS + "test_readme_leads_with_the_two_commands_and_they_are_make_targets",
+    ),
+    _e(
+        "2.2.02",
+        _PARTLY,
+        "Creating a node (folder, key, databases, settings) is one command; host deployment is"
+        " not automated.",
+        "tests/unit/ingest/test_node.py::test_init_makes_a_complete_private_node",
+    ),
+    _e(
+        "2.2.04",
+        _PARTLY,
+        "CI runs the whole test suite on every change; there is no separate production to"
+        " promote to.",
+        _DOCS + "test_ci_runs_the_readme_test_command",
+    ),
+    _e(
+        "2.2.13",
+        _MET,
+        "Every web request and every CLI command writes an audit event (actor, action, purpose,"
+        " outcome).",
+        _ROUTES + "test_every_route_writes_an_audit_event_for_every_request",
+        "tests/functional/test_every_command_is_governed.py::test_command_is_decided_and_audited",
+    ),
+    _e(
+        "2.2.14",
+        _MET,
+        "Each record view is audited with who, when, purpose and the person seen; refusals and"
+        " empty searches are recorded too.",
+        _PAGES + "test_a_teacher_sees_a_pupil_of_their_school_and_the_view_is_audited",
+        _PAGES + "test_a_search_that_finds_no_child_is_recorded",
+    ),
+    _e(
+        "2.4.03",
+        _MET,
+        "Node settings are validated on load; bad settings and missing databases are refused"
+        " with a configuration error.",
+        "tests/unit/ingest/test_node.py::test_load_node_rejects_bad_settings",
+        "tests/unit/ingest/test_node.py::test_missing_database_is_a_config_error",
+    ),
+    _e(
+        "2.5.01",
+        _PARTLY,
+        "Controls specific to children's data (opt-out, consent lapsing at 16, identifiers kept"
+        " in a vault) are tested; legal compliance itself is not testable here.",
+        "tests/property/test_optout.py::test_optouts_apply_to_secondary_views_from_the_next_refresh",
+        _GOV
+        + "test_consent.py::test_a_parents_consent_lapses_at_16_and_the_young_person_re_consents",
+        "tests/functional/test_no_identifiers_in_store.py::test_store_and_index_tables_hold_no_identifier",
+    ),
+    _e(
+        "2.5.03",
+        _MET,
+        "Audit events form a hash chain whose tampering is detected, and auditors review"
+        " refusals in the web audit log.",
+        _GOV + "test_audit_chain.py::test_tampering_is_detected",
+        _GOV + "test_audit_chain.py::test_a_rehashed_edit_is_still_caught_by_the_next_link",
+        _PAGES + "test_the_audit_log_shows_refusals_and_an_intact_chain",
+        "tests/browser/test_browser_roles.py::test_dac_member_reads_the_audit_log_and_may_not_apply",
+    ),
+    _e(
+        "2.8.04",
+        _MET,
+        "Pseudonyms are HMAC-SHA256 under a per-node key and passwords are argon2 hashes.",
+        "tests/unit/identity/test_pseudonym.py::test_pseudonym_is_truncated_hmac_sha256_of_kind_and_value",
+        _AUTH + "test_passwords_are_stored_as_argon2_hashes_only",
+    ),
+    _e(
+        "2.8.05",
+        _PARTLY,
+        "The node key is random, owner-only, never overwritten and refused if others can read"
+        " it; there is no key rotation or key service.",
+        "tests/unit/identity/test_secret_key.py::test_created_key_is_private_random_and_readable",
+        "tests/unit/identity/test_secret_key.py::test_existing_key_is_never_overwritten",
+        "tests/unit/identity/test_secret_key.py::test_key_open_to_others_is_refused",
+    ),
+    # Pillar 3: Data Management
+    _e(
+        "3.1.03",
+        _PARTLY,
+        "Every table is classified by one data-level scheme that the decision matrix uses; the"
+        " levels are set in code, not by information asset owners.",
+        _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+        _GOV + "test_matrix.py::test_secondary_purposes_read_secondary_views_only",
+    ),
+    _e(
+        "3.1.04",
+        _MET,
+        "Ingest enforces a source contract: rows failing it go to quarantine with reasons,"
+        " identifiers go only to the vault, and counts reconcile.",
+        _LOAD + "test_planted_errors_go_to_quarantine_with_reasons",
+        _LOAD + "test_raw_tables_hold_no_identity_columns",
+        "tests/property/test_ingest_reconciliation.py::"
+        "test_counts_reconcile_and_only_planted_rows_are_quarantined",
+    ),
+    _e(
+        "3.1.08",
+        _MET,
+        "Node status lists every ingested batch with its source, counts and state.",
+        "tests/unit/ingest/test_node.py::test_status_lists_batches_and_counts",
+    ),
+    _e(
+        "3.1.11",
+        _PARTLY,
+        "Quarantined rows and nulled flag values are recorded by rule and row number;"
+        " standardisation of kept values is not logged.",
+        "tests/unit/ingest/test_validate.py::test_flag_columns_accept_the_row_and_null_the_value",
+        "tests/functional/test_cli_quarantine.py::test_report_counts_rules_and_names_rows_but_never_values",
+    ),
+    _e(
+        "3.1.12",
+        _PARTLY,
+        "Only known sources pass ingest and files failing their contract write nothing; there"
+        " is no egress process yet.",
+        _LOAD + "test_unknown_source_is_a_usage_error",
+        _LOAD + "test_file_level_errors_write_nothing",
+    ),
+    _e(
+        "3.1.13",
+        _MET,
+        "The store holds no direct identifier and no date of birth, only coarsened identity,"
+        " and projects read only their named variables.",
+        _LOAD + "test_store_holds_no_direct_identifier",
+        "tests/unit/store/test_linked_store.py::test_no_store_table_has_a_date_of_birth_column",
+        _LOAD + "test_coarsened_identity_in_the_store",
+        _PROJ + "test_only_the_projects_datasets_and_variables",
+    ),
+    _e(
+        "3.1.17",
+        _MET,
+        "The sources a node accepts are specified as contracts and the reference page is"
+        " generated from them.",
+        _DOCS + "test_sources_reference_is_generated_from_the_contracts",
+    ),
+    _e(
+        "3.2.02",
+        _PARTLY,
+        "A web account works only for a registered actor with a role and organisation; how the"
+        " person was identified before registration is outside the code.",
+        _AUTH + "test_a_web_account_without_a_registered_actor_is_refused",
+    ),
+    _e(
+        "3.2.03",
+        _MET,
+        "Access is limited by relationship (a teacher sees only their pupils) and by project to"
+        " named datasets and variables; secondary purposes see secondary views only.",
+        _REL + "test_a_teacher_does_not_see_a_pupil_of_another_school",
+        _PAGES + "test_a_teacher_is_refused_a_child_of_another_school_with_the_reason",
+        _PROJ + "test_only_the_projects_datasets_and_variables",
+        _GOV + "test_matrix.py::test_secondary_purposes_read_secondary_views_only",
+    ),
+    _e(
+        "3.3.02",
+        _PARTLY,
+        "The linkage report holds counts, rates and seconds only, never identifiers; research"
+        " outputs have no release process yet.",
+        "tests/functional/test_link_report.py::test_html_holds_no_identifier",
+        "tests/unit/link/test_probabilistic.py::test_report_holds_counts_and_seconds_only",
+    ),
+    _e(
+        "3.4.01",
+        _PARTLY,
+        "Every store and index column is documented in a reference page checked by a test; it"
+        " is not a searchable catalogue.",
+        "tests/unit/store/test_store_docs.py::test_every_store_and_index_column_is_documented",
+    ),
+    _e(
+        "3.4.02",
+        _MET,
+        "Source contracts and the linked-store column list form one data model, with generated"
+        " or test-checked reference pages.",
+        _DOCS + "test_sources_reference_is_generated_from_the_contracts",
+        "tests/unit/store/test_store_docs.py::test_every_store_and_index_column_is_documented",
+    ),
+    _e(
+        "3.4.04",
+        _MET,
+        "A seeded district simulator gives realistic synthetic extracts with planted effects to"
+        " work on without any real data.",
+        "tests/unit/simulate/test_sim_determinism.py::test_same_seed_same_files_different_seed_different",
+        "tests/unit/simulate/test_sim_effects.py::test_planted_effect_is_recovered",
+    ),
+    # Pillar 4: Supporting Services
+    _e(
+        "4.3.01",
+        _PARTLY,
+        "Commands, sources, store columns and governance rules have generated or test-checked"
+        " reference pages; not every feature is documented that way.",
+        _DOCS + "test_cli_reference_is_generated_from_the_commands",
+        "tests/docs/test_governance_reference.py::test_governance_reference_is_generated_from_the_rules",
+        "tests/unit/store/test_store_docs.py::test_every_store_and_index_column_is_documented",
+    ),
+)
+
+
+def load_specification(path: Path) -> tuple[SatreStatement, ...]:
+    """Read the SATRE `specification.yaml` (needs PyYAML, a docs/dev dependency)."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"SATRE specification not found: {path}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, Mapping) or not isinstance(data.get("specification"), list):
+        raise ConfigError(f"{path} has no 'specification' list")
+    return tuple(
+        SatreStatement(
+            reference=str(item["requirement_index"]),
+            pillar=str(item["pillar"]),
+            capability=str(item["capability"]),
+            importance=str(item["importance"]),
+            statement=" ".join(str(item["statement"]).split()),
+        )
+        for item in data["specification"]
+    )
+
+
+def _abridge(text: str) -> str:
+    text = text.replace("|", "\\|")
+    if len(text) <= ABRIDGE_AT:
+        return text
+    return text[: ABRIDGE_AT - 1].rstrip() + "…"
+
+
+def _counts_table(
+    label: str, groups: Sequence[str], statements: Sequence[SatreStatement], key: str
+) -> list[str]:
+    evidence = {e.reference: e for e in SATRE_EVIDENCE}
+    counts: Counter[tuple[str, str]] = Counter()
+    for s in statements:
+        e = evidence.get(s.reference)
+        counts[(getattr(s, key), e.status.value if e else NOT_ASSESSED)] += 1
+    lines = [
+        f"| {label} | met | partly | not assessed | total |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for group in [*groups, "all"]:
+        row = [
+            sum(n for (g, st), n in counts.items() if st == status and group in (g, "all"))
+            for status in (Status.MET.value, Status.PARTLY.value, NOT_ASSESSED)
+        ]
+        name = f"**{group}**" if group == "all" else group
+        lines.append(f"| {name} | {row[0]} | {row[1]} | {row[2]} | {sum(row)} |")
+    return lines
+
+
+def render_satre_markdown(statements: Sequence[SatreStatement]) -> str:
+    """The self-assessment page: a summary, then one table per pillar of every statement."""
+    known = {s.reference for s in statements}
+    unknown = [e.reference for e in SATRE_EVIDENCE if e.reference not in known]
+    if unknown:
+        raise UsageError(f"SATRE references not in the specification: {', '.join(unknown)}")
+    evidence = {e.reference: e for e in SATRE_EVIDENCE}
+    pillars = list(dict.fromkeys(s.pillar for s in statements))
+    importances = list(dict.fromkeys(s.importance for s in statements))
+    out = [
+        "# SATRE self-assessment",
+        "",
+        "Generated by `python -m joinedup.govern.satre ../shared/satre/specification.yaml"
+        " > docs/satre.md`",
+        "from the mapping in `joinedup/govern/satre.py`; `tests/docs/test_satre.py` checks this"
+        " page is current,",
+        "that every statement named exists and that every test cited is defined. Do not edit by"
+        " hand.",
+        "",
+        "Statements are from the SATRE specification (Standard Architecture for Trusted Research"
+        " Environments,",
+        "github.com/sa-tre/satre-specification, licence CC BY 4.0, the SATRE project / DARE UK"
+        " and contributors),",
+        "abridged to about 120 characters. **met**: a test shows joinedup does what the"
+        " statement asks;",
+        "**partly**: a test shows part of it and the explanation says what is missing;"
+        " **not assessed**: no claim is",
+        "made, because the statement is about the operating organisation, infrastructure"
+        " joinedup does not",
+        "provide, or something no test shows yet.",
+        "",
+        "## Summary",
+        "",
+        *_counts_table("pillar", pillars, statements, "pillar"),
+        "",
+        *_counts_table("importance", importances, statements, "importance"),
+        "",
+    ]
+    for pillar in pillars:
+        out += [
+            f"## {pillar}",
+            "",
+            "| ref | importance | statement | status | evidence |",
+            "|---|---|---|---|---|",
+        ]
+        for s in statements:
+            if s.pillar != pillar:
+                continue
+            e = evidence.get(s.reference)
+            if e is None:
+                status, cell = NOT_ASSESSED, ""
+            else:
+                tests = "<br>".join(f"`{t}`" for t in e.tests)
+                status, cell = f"**{e.status.value}**", f"{e.explanation}<br>{tests}"
+            out.append(
+                f"| {s.reference} | {s.importance} | {_abridge(s.statement)} | {status} | {cell} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m joinedup.govern.satre SPEC.yaml`: print the page to standard output."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m joinedup.govern.satre PATH/TO/specification.yaml", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_satre_markdown(load_specification(Path(args[0]))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
