@@ -13,14 +13,16 @@ How a run goes (``SplinkStage.write_edges``):
    term frequencies, pairs) is ever written to the store or to disk; DuckDB may spill to the
    node's spill folder under memory pressure, like every node connection.
 2. **Standardise** (``joinedup.link.standardise``) and collapse records to **profiles**: one
-   row per component and distinct recorded identity, so the dozens of identical records of one
-   child are compared once. Component-level features ride along: every postcode the component's
-   records hold (postcode history) and its NHS number when it has exactly one.
+   row per component and distinct recorded identity (names, date of birth, sex, postcode),
+   so the dozens of identical records of one child are compared once. Component-level
+   features ride along: every postcode the component's records hold (postcode history) and
+   its NHS number when it has exactly one.
 3. **Train or load** the model (``joinedup.link.model_artefact``): λ from exact rules, u by
    random sampling, m by expectation maximisation on two blocking rules; term-frequency
    adjustments on names. The trained model is saved to ``NODE/link/model.json`` and reused by
    later refreshes while the settings hash matches, unless ``retrain`` is set.
-4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``).
+4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``; none
+   compares names without a date or a place, which would make tens of millions of pairs).
 5. **Choose merges**: pairs at or above ``threshold`` are grouped to component pairs (best
    match weight) and accepted best first, each only if the merged person would still hold at
    most one NHS number and at most the allowed ids of each guarded spine register (the index's
@@ -77,12 +79,15 @@ _ACROSS = "l.component <> r.component"
 PREDICTION_BLOCKING: tuple[str, ...] = (
     f"l.dob = r.dob AND l.family_canon = r.family_canon AND {_ACROSS}",
     f"l.dob = r.dob AND l.given_canon = r.given_canon AND {_ACROSS}",
-    f"l.given_canon = r.given_canon AND l.family_canon = r.family_canon "
-    f"AND l.dob_year = r.dob_year AND {_ACROSS}",
-    f"l.given_mp = r.given_mp AND l.family_mp = r.family_mp AND {_ACROSS}",
+    f"l.given_mp = r.given_mp AND l.family_mp = r.family_mp AND l.dob_year = r.dob_year "
+    f"AND {_ACROSS}",
+    f"l.given_mp = r.given_mp AND l.family_mp = r.family_mp AND l.dob_month = r.dob_month "
+    f"AND l.dob_day = r.dob_day AND {_ACROSS}",
     f"l.dob = r.dob AND l.pc_district = r.pc_district AND {_ACROSS}",
     f"l.given_canon = r.family_canon AND l.family_canon = r.given_canon AND {_ACROSS}",
     f"l.dob = r.dob AND l.sex = r.sex AND l.nhs = r.nhs AND {_ACROSS}",
+    f"l.given_mp = r.given_mp AND l.family_mp = r.family_mp AND l.pc_district = r.pc_district "
+    f"AND (l.dob IS NULL OR r.dob IS NULL) AND {_ACROSS}",
 )
 # λ: pairs these rules join are taken to be matches, with this recall.
 DETERMINISTIC_FOR_LAMBDA: tuple[str, ...] = (
@@ -429,7 +434,8 @@ def _load_profiles(context: LinkContext, con: duckdb.DuckDBPyConnection) -> int:
         "f.norm AS family_norm, f.canon AS family_canon, f.phonetic AS family_mp, "
         "list_distinct(list_concat(coalesce(f.parts, []), coalesce(fo.parts, []), "
         "coalesce(fp.parts, []))) AS family_parts, "
-        "p.dob, year(p.dob) AS dob_year, strftime(p.dob, '%Y-%m-%d') AS dob_str, "
+        "p.dob, year(p.dob) AS dob_year, month(p.dob) AS dob_month, day(p.dob) AS dob_day, "
+        "strftime(p.dob, '%Y-%m-%d') AS dob_str, "
         "coalesce((month(p.dob), day(p.dob)) IN ((1, 1), (7, 1)), false) AS dob_default, "
         "CASE WHEN day(p.dob) <= 12 THEN make_date(year(p.dob), day(p.dob), month(p.dob)) END "
         "AS dob_swap, "

@@ -128,7 +128,7 @@ TRANSLITERATION_GROUPS: tuple[tuple[str, ...], ...] = (
 
 # Bumped whenever a feature's definition changes, so a model trained on the old features is
 # not reused (it is part of the model artefact's settings hash).
-FEATURES_VERSION = "standardise-1"
+FEATURES_VERSION = "standardise-2"
 
 _DEFAULT_DAYS = frozenset({(1, 1), (7, 1)})  # (month, day): 1 January and 1 July
 
