@@ -65,6 +65,8 @@ from joinedup.link.model_artefact import (
 from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
 from joinedup.link.standardise import FEATURES_VERSION, name_features
 
+log = logging.getLogger(__name__)
+
 SPLINK_RULE = PersonIndexRule(
     name="splink",
     description="Splink 5 match probability at or above the threshold between two persons "
@@ -276,7 +278,19 @@ class SplinkStage:
             self.report["seconds_features"] = round(time.perf_counter() - t0, 3)
             if n_profiles < 2:
                 return
-            pairs = self._predict(splink_con)
+            try:
+                pairs = self._predict(splink_con)
+            except (ValueError, ArithmeticError, duckdb.Error) as exc:
+                # Too little or too uniform data to estimate the model (EM can drive an m
+                # probability below what float64 holds, as on a district of a few hundred
+                # children). The exact rules' index stands; the refresh says why. The
+                # exception text is not kept: it could quote SQL over identity columns.
+                log.warning("splink stage skipped: the model could not be trained or applied")
+                self.report["skipped"] = (
+                    f"the model could not be trained or applied on these records "
+                    f"({type(exc).__name__}); the exact rules' index stands"
+                )
+                return
             t1 = time.perf_counter()
             edges, refused = _choose_merges(context, pairs)
             self.report["component_merges"] = len(edges)

@@ -85,3 +85,24 @@ def test_no_pair_or_term_frequency_table_reaches_the_store(district: RefreshedDi
     finally:
         con.close()
     assert not [t for t in names if "splink" in t or t.startswith("__")]
+
+
+def test_a_district_too_small_to_train_keeps_the_exact_index_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 300 children (seed 7) give EM too little to estimate: an m probability underflows.
+    folder = tmp_path / "tiny"
+    code = main(
+        ["demo", "--dir", str(folder), "--people", "300", "--seed", "7", "--no-serve", "--json"],
+        {},
+    )
+    assert code == 0
+    capsys.readouterr()
+    assert main(["node", "refresh", str(folder / "node"), "--json"], {}) == 0
+    report = json.loads(capsys.readouterr().out)
+    splink = report["stage_reports"]["splink-v1"]
+    assert report["persons"] > 250
+    if "skipped" in splink:
+        assert "exact rules' index stands" in splink["skipped"]
+    else:
+        assert splink["model"] in {"trained", "loaded"}
