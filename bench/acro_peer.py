@@ -2,7 +2,7 @@
 pandas <= 2.3.3, which joinedup's pins exclude). Called by ``bench/outputs.py`` as
 ``.venv-acro/bin/python bench/acro_peer.py JOB.json OUT.json``; imports nothing from joinedup.
 
-The job names a Parquet file of rows, the releases to make (a cohort of person ids, the
+The job names a CSV file of rows, the releases to make (a cohort of person ids, the
 dimensions, counts or a mean), tables to time, and a joinedup release folder to load with ACRO's
 own ``load_records`` (proof that SACRO-Viewer's reader accepts our ``results.json``).
 """
@@ -55,7 +55,7 @@ def main() -> None:
     acro = ACRO(suppress=True)
     result["import_and_init_seconds"] = round(time.perf_counter() - started, 3)
     if "data" in job:
-        df = pd.read_parquet(job["data"])
+        df = pd.read_csv(job["data"])
         scenarios = []
         for scenario in job["scenarios"]:
             acro = ACRO(suppress=True)
@@ -68,7 +68,7 @@ def main() -> None:
         result["scenarios"] = scenarios
     timings = []
     for spec in job.get("timing", []):
-        df = pd.read_parquet(spec["data"])
+        df = pd.read_csv(spec["data"])
         acro = ACRO(suppress=True)
         seconds = []
         for _ in range(spec.get("repeats", 1)):
