@@ -143,11 +143,15 @@ class OutputSession:
         """A frequency table of distinct people per cell (one or two dimensions, with margins)."""
         if not 1 <= len(by) <= 2:
             raise UsageError("a table has one or two dimensions; cross more by filtering")
+        definition = _definition(relation)
+        relation = _labelled(relation, by)
         ev = complete_grid(collect_evidence(relation, by=by, person=self.person), levels)
         result = check_table(
             ev, self.profile, statistic=Statistic.COUNT, structural_zeros=structural_zeros
         )
-        return self._finish_cells(name, kind, relation, by, result, magnitude=False)
+        return self._finish_cells(
+            name, kind, relation, by, result, magnitude=False, definition=definition
+        )
 
     def summary(
         self,
@@ -163,9 +167,13 @@ class OutputSession:
             stat = Statistic(statistic)
         except ValueError:
             raise UsageError(f"unknown statistic {statistic!r}; use sum, mean or median") from None
+        definition = _definition(relation)
+        relation = _labelled(relation, by)
         ev = collect_evidence(relation, by=by, person=self.person, value=value)
         result = check_table(ev, self.profile, statistic=stat)
-        return self._finish_cells(name, "summary", relation, by, result, magnitude=True)
+        return self._finish_cells(
+            name, "summary", relation, by, result, magnitude=True, definition=definition
+        )
 
     # ------------------------------------------------------------------ the shared path for cells
     def _finish_cells(
@@ -177,6 +185,7 @@ class OutputSession:
         result: TableResult,
         *,
         magnitude: bool,
+        definition: str,
     ) -> OutputResult:
         release_id = _new_id()
         members = self._stage_members(release_id, relation, by, result)
@@ -204,7 +213,16 @@ class OutputSession:
                 *reasons,
             )
         self._record(
-            release_id, name, kind, result.statistic.value, relation, by, status, perturbed, reasons
+            release_id,
+            name,
+            kind,
+            result.statistic.value,
+            relation,
+            by,
+            status,
+            perturbed,
+            reasons,
+            definition=definition,
         )
         self._record_cells(release_id, result, lo, hi, magnitude, members)
         self.con.execute(f"DROP TABLE IF EXISTS {members}")
@@ -583,8 +601,9 @@ class OutputSession:
         status: str,
         perturbed: bool,
         reasons: tuple[str, ...],
+        definition: str | None = None,
     ) -> None:
-        definition = _definition(relation)
+        definition = _definition(relation) if definition is None else definition
         self.con.execute(
             f"INSERT INTO {LEDGER}.out__releases (release_id, project_id, name, kind, statistic, "
             "profile, "
@@ -691,6 +710,22 @@ class OutputSession:
             config=self.profile.describe(),
         )
         return tuple(written)
+
+
+MISSING_LABEL = "(missing)"
+
+
+def _labelled(relation: duckdb.DuckDBPyRelation, by: list[str]) -> duckdb.DuckDBPyRelation:
+    """Dimensions as text with a missing value labelled, so evidence, the released file and the
+    ledger's members all name the same cells."""
+    for c in by:
+        if c not in relation.columns:
+            raise UsageError(f"column {c!r} is not in the data (columns: {relation.columns})")
+    replace = ", ".join(
+        f"coalesce(CAST({quote(c)} AS VARCHAR), {_sql_string(MISSING_LABEL)}) AS {quote(c)}"
+        for c in by
+    )
+    return query_on(relation, f"SELECT * REPLACE ({replace}) FROM src")
 
 
 def _population_reasons(conflicts: list[Conflict], threshold: int) -> tuple[str, ...]:
