@@ -170,11 +170,15 @@ def protect(
 
     done: set[tuple[int, int]] = set()
     cost_of = np.where(supp, 0.0, np.where(blocked, np.inf, values))
+    # suppressed cells per row and column: a rectangle needs two in the cell's row and column
+    in_row = supp.sum(axis=1)
+    in_col = supp.sum(axis=0)
 
     def protected(i: int, j: int, exact: bool = True) -> bool:
         if (i, j) in done:
             return True
-        ok = _proof(values, supp, i, j, one_way) >= need(i, j)
+        possible = in_row[i] >= 2 and (one_way or in_col[j] >= 2)
+        ok = possible and _proof(values, supp, i, j, one_way) >= need(i, j)
         if not ok and exact:
             # several cycles together may protect what no single rectangle does: solve it
             # exactly on the cell's connected component of suppressed cells (the rest of the
@@ -199,6 +203,8 @@ def protect(
                 if not supp[cell]:
                     supp[cell] = True
                     cost_of[cell] = 0.0
+                    in_row[cell[0]] += 1
+                    in_col[cell[1]] += 1
                     changed = True
         if not changed:
             break
