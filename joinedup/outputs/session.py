@@ -98,7 +98,9 @@ def attach_ledger(con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
     }
     if LEDGER not in attached:
         target = ":memory:" if path is None else str(path)
-        con.execute(f"ATTACH {_sql_string(target)} AS {LEDGER}")
+        # read-write even when the data connection is read-only (the store is opened so)
+        mode = "" if path is None else " (READ_WRITE)"
+        con.execute(f"ATTACH {_sql_string(target)} AS {LEDGER}{mode}")
     ensure_ledger(con)
     review.ensure_review(con)
 
@@ -265,7 +267,7 @@ class OutputSession:
             f"hash(CAST(src.{quote(self.person)} AS VARCHAR)) AS person "
             f"FROM src JOIN {view} k ON {on}"
         )
-        query_on(relation, sql).create(table)
+        self._temp_table(table, query_on(relation, sql))
         self.con.unregister(view)
         return table
 
@@ -417,13 +419,24 @@ class OutputSession:
         )
         self.con.execute(f"DROP TABLE IF EXISTS {members}")
 
+    def _temp_table(self, name: str, relation: duckdb.DuckDBPyRelation) -> None:
+        """Materialise ``relation`` as a temp table on the session's connection: temp tables
+        work when the data connection is read-only (the store is opened so)."""
+        view = f"{name}_in"
+        self.con.register(view, relation.to_arrow_table())
+        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {view}")
+        self.con.unregister(view)
+
     def _stage_population(self, release_id: str, relation: duckdb.DuckDBPyRelation) -> str:
         table = f"_members_{release_id}"
-        query_on(
-            relation,
-            f"SELECT DISTINCT 0::INTEGER AS cell_index, "
-            f"hash(CAST({quote(self.person)} AS VARCHAR)) AS person FROM src",
-        ).create(table)
+        self._temp_table(
+            table,
+            query_on(
+                relation,
+                f"SELECT DISTINCT 0::INTEGER AS cell_index, "
+                f"hash(CAST({quote(self.person)} AS VARCHAR)) AS person FROM src",
+            ),
+        )
         return table
 
     # ------------------------------------------------------------------ histograms and survival
