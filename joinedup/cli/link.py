@@ -79,6 +79,14 @@ def files_command(
         bool,
         typer.Option("--within", help="With two files, also find duplicates inside each file."),
     ] = False,
+    one_to_one: Annotated[
+        bool,
+        typer.Option(
+            "--one-to-one",
+            help="Each file holds one record per person (a de-duplicated spine): a cluster"
+            " takes at most one record of each file, by mutually best links.",
+        ),
+    ] = False,
     scored_pairs: Annotated[
         bool,
         typer.Option(
@@ -99,6 +107,7 @@ def files_command(
         compare=tuple(compare or ()),
         ignore=tuple(ignore or ()),
         within=within,
+        one_to_one=one_to_one,
         write_scored_pairs=scored_pairs,
         seed=seed,
     )

@@ -66,6 +66,7 @@ class FileLinkSpec:
     compare: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     within: bool = False
+    one_to_one: bool = False
     write_scored_pairs: bool = False
     seed: int = 1
     max_pairs_per_rule: int | None = None
@@ -378,6 +379,11 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         raise UsageError("give one file (to de-duplicate) or two files (to link)")
     if not 0 < spec.threshold < 1 or not 0 < spec.pair_threshold < 1:
         raise UsageError("--threshold and the pair threshold must be between 0 and 1")
+    if spec.one_to_one and (len(spec.files) != 2 or spec.within):
+        raise UsageError(
+            "--one-to-one links two files that each hold one record per person; it cannot be"
+            " used with one file or with --within"
+        )
     report = progress or (lambda _d, _n, _t: None)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -451,9 +457,18 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
     predictions = linker.inference.predict(warning_mode="never")
     lap("predict")
     report("clustering", 6, STEPS)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=spec.threshold
-    )
+    if spec.one_to_one:
+        # Splink's single best links: a record joins a cluster only if it is mutually the
+        # best match, and no cluster holds two records of one file.
+        clusters = linker.clustering.cluster_using_single_best_links(
+            predictions,
+            duplicate_free_datasets=list(sources),
+            threshold_match_probability=spec.threshold,
+        )
+    else:
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=spec.threshold
+        )
     lap("cluster")
 
     report("writing outputs", 7, STEPS)
@@ -479,6 +494,7 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         "settings": {
             "threshold": spec.threshold,
             "pair_threshold": spec.pair_threshold,
+            "one_to_one": spec.one_to_one,
             "max_pairs_per_rule": cap,
             "seed": spec.seed,
         },
