@@ -301,7 +301,7 @@ def prepare_children(work: Path) -> Dataset:
         link_type="link_only",
         files=tuple(files),
         truth=truth_path,
-        joinedup_args=(),
+        joinedup_args=("--one-to-one",),
     )
 
 
