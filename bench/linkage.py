@@ -585,6 +585,16 @@ def score(
             "SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) AS n FROM clusters c "
             "JOIN truth t USING (record_id, source) GROUP BY {key})"
         )
+    # label-free estimates for the links the clusters made: scored pairs inside one cluster
+    c_mean_p, c_sum_p, c_blocked_tp = con.execute(
+        "WITH j AS (SELECT p.match_probability AS p, tl.cluster = tr.cluster AS is_match "
+        "FROM pairs p JOIN clusters a ON a.record_id = p.record_id_l AND a.source = p.source_l "
+        "JOIN clusters b ON b.record_id = p.record_id_r AND b.source = p.source_r "
+        "JOIN truth tl ON tl.record_id = p.record_id_l AND tl.source = p.source_l "
+        "JOIN truth tr ON tr.record_id = p.record_id_r AND tr.source = p.source_r "
+        "WHERE a.cluster_id = b.cluster_id) "
+        "SELECT avg(p), coalesce(sum(p), 0), count(*) FILTER (WHERE is_match) FROM j"
+    ).fetchone()
     c_pred = con.execute(pair_sql.format(key="c.cluster_id")).fetchone()[0] or 0
     c_tp = con.execute(pair_sql.format(key="c.cluster_id, t.cluster")).fetchone()[0] or 0
     by_group = _recall_by_group(con) if cross else {}
@@ -600,6 +610,9 @@ def score(
     est_precision = sum_p_acc / accepted if accepted else None
     est_recall = sum_p_acc / sum_p_all if sum_p_all else None
     recall_within_blocking = accepted_true / blocked_true if blocked_true else None
+    c_est_precision = c_mean_p
+    c_est_recall = c_sum_p / sum_p_all if sum_p_all else None
+    c_recall_blocking = c_blocked_tp / blocked_true if blocked_true else None
     big = [g for g in by_group.values() if g["true_pairs"] >= 1000]
     gap = (
         round(100 * (max(g["recall"] for g in big) - min(g["recall"] for g in big)), 2)
@@ -628,6 +641,21 @@ def score(
         "recall_estimate_error_points": None
         if est_recall is None or recall_within_blocking is None
         else round(100 * (est_recall - recall_within_blocking), 2),
+        "estimated_clustered_precision": None
+        if c_est_precision is None
+        else round(c_est_precision, 5),
+        "clustered_precision_estimate_error_points": None
+        if c_est_precision is None
+        else round(100 * (c_est_precision - c_precision), 2),
+        "estimated_clustered_recall_within_blocking": None
+        if c_est_recall is None
+        else round(c_est_recall, 5),
+        "clustered_recall_within_blocking": None
+        if c_recall_blocking is None
+        else round(c_recall_blocking, 5),
+        "clustered_recall_estimate_error_points": None
+        if c_est_recall is None or c_recall_blocking is None
+        else round(100 * (c_est_recall - c_recall_blocking), 2),
     }
 
 
@@ -777,6 +805,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("est. precision", "estimated_precision"),
         ("est. recall (blk)", "estimated_recall_within_blocking"),
         ("true recall (blk)", "recall_within_blocking"),
+        ("est. clustered P", "estimated_clustered_precision"),
+        ("clustered P", "clustered_precision"),
+        ("est. clust. R (blk)", "estimated_clustered_recall_within_blocking"),
+        ("clust. R (blk)", "clustered_recall_within_blocking"),
         ("wall s", "wall_seconds"),
         ("peak MiB", "peak_rss_mib"),
     ]

@@ -135,6 +135,11 @@ def files_command(
             "estimated recall within blocking (label-free)",
             f"{e.estimated_recall_within_blocking:.4f}",
         )
+    if e.estimated_cluster_precision is not None:
+        table.add_row(
+            "estimated precision of the clusters' links (label-free)",
+            f"{e.estimated_cluster_precision:.4f}",
+        )
     for col, n in result.unreadable_values.items():
         table.add_row(f"unreadable values: {col}", f"{n:,}")
     console.print(table)

@@ -81,6 +81,9 @@ class QualityEstimates:
     estimated_recall_within_blocking: float | None
     expected_matches_within_blocking: float
     expected_matches_from_lambda: float
+    # the same two estimates for the links the clusters made (scored pairs in one cluster)
+    estimated_cluster_precision: float | None = None
+    estimated_cluster_recall_within_blocking: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -592,6 +595,14 @@ def _write_outputs(
     ).fetchone()
     assert row is not None
     scored, accepted, mean_p, sum_acc, sum_all = row
+    jrow = con.execute(
+        "SELECT avg(p.match_probability), coalesce(sum(p.match_probability), 0) FROM jd_pairs p"
+        " JOIN jd_clusters a ON a.record_id = p.record_id_l AND a.source = p.source_l"
+        " JOIN jd_clusters b ON b.record_id = p.record_id_r AND b.source = p.source_r"
+        " WHERE a.cluster_id = b.cluster_id"
+    ).fetchone()
+    assert jrow is not None
+    mean_joined, sum_joined = jrow
     crow = con.execute(
         "SELECT count(*), coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(max(n), 0)"
         " FROM (SELECT cluster_id, count(*) AS n FROM jd_clusters GROUP BY cluster_id)"
@@ -612,6 +623,10 @@ def _write_outputs(
         else None,
         expected_matches_within_blocking=round(float(sum_all), 1),
         expected_matches_from_lambda=round(lam * possible, 1),
+        estimated_cluster_precision=None if mean_joined is None else round(float(mean_joined), 5),
+        estimated_cluster_recall_within_blocking=round(float(sum_joined) / float(sum_all), 5)
+        if sum_all
+        else None,
     )
     unreadable: dict[str, int] = {}
     for i in inputs:
