@@ -88,6 +88,7 @@ class Action(StrEnum):
     READ_AUDIT = "read_audit"
     REVIEW_ALERT = "review_alert"
     READ_PUBLIC = "read_public"  # the transparency register, published statistics
+    READ_JOB = "read_job"  # a job's status and checked outputs (members of its project, checkers)
 
 
 DATA_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.RUN_JOB, Action.CONTACT})
