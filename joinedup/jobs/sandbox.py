@@ -78,6 +78,13 @@ def isolation_problem() -> str | None:
     return None
 
 
+def confined_command(argv: list[str], *, hide: tuple[Path, ...]) -> list[str]:
+    """``argv`` wrapped to run with no network and with the ``hide`` folders emptied."""
+    unshare = shutil.which("unshare") or "unshare"
+    folders = [str(h) for h in hide]
+    return [unshare, *UNSHARE, "--", "sh", "-c", _HIDE_SCRIPT, "sh", *folders, "--", *argv]
+
+
 def _limit(limits: JobLimits) -> None:
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -123,12 +130,7 @@ def run_sandboxed(
         memory_limit,
     ]
     isolated = problem is None
-    if isolated:
-        unshare = shutil.which("unshare") or "unshare"
-        folders = [str(h) for h in hide]
-        command = [unshare, *UNSHARE, "--", "sh", "-c", _HIDE_SCRIPT, "sh", *folders, "--", *child]
-    else:
-        command = child
+    command = confined_command(child, hide=hide) if isolated else child
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(workdir),

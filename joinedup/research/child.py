@@ -71,7 +71,7 @@ _WRITE_EVENTS = frozenset(
     }
 )
 _READ_EVENTS = frozenset({"os.listdir", "os.scandir", "glob.glob", "os.walk"})
-_BLOCKED_IMPORTS = frozenset({"ctypes", "_ctypes", "_posixsubprocess", "duckdb", "_duckdb"})
+_BLOCKED_IMPORTS = frozenset({"ctypes", "_ctypes", "duckdb", "_duckdb"})
 
 
 class SandboxViolation(BaseException):
