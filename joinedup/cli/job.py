@@ -22,6 +22,7 @@ from joinedup.config import load_node
 from joinedup.errors import UsageError
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, Resource, ResourceKind, decide
 from joinedup.jobs import JobRecord, JobState, find_job, read_job, run_synthetic, submit_job
+from joinedup.outputs.node import release_dir
 
 console = Console()
 app = typer.Typer(
@@ -166,6 +167,6 @@ def job_outputs(
     settings = load_node(node)
     record = _authorised_record(node, job_id, as_actor)
     _render(record, json_output=json_output, title="job")
-    released = settings.root / "jobs" / record.job_id / "release"
+    released = release_dir(settings, record.project_id or "")
     if not json_output and any(o.files for o in record.outputs):
         console.print(f"released files in {released}")

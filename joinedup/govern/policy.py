@@ -202,6 +202,12 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             why="the safeguarding lead reviews break-glass alerts",
         ),
         AdminRule(
+            action=Action.REVIEW_OUTPUT,
+            roles=frozenset({Role.OUTPUT_CHECKER}),
+            why="output checkers review exceptions and free text before release (two "
+            "independent checkers, never the requester)",
+        ),
+        AdminRule(
             action=Action.READ_JOB,
             roles=frozenset(
                 {Role.RESEARCHER, Role.NODE_ANALYST, Role.OUTPUT_CHECKER, Role.NODE_ADMIN}

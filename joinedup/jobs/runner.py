@@ -8,7 +8,8 @@
   and column checked against the project's approved variables (each view decided and audited),
   then a project view built from the store's ``view__secondary__*`` under
   ``NODE/jobs/<job_id>/``, the code run in the sandbox, and its spool replayed through
-  ``OutputSession`` on the node (ledger ``NODE/outputs/ledger.duckdb``).
+  ``OutputSession`` on the node (its ledger ``outputs.duckdb``; released files in
+  ``outputs/released/<project>/``, see ``joinedup.outputs.node``).
 - ``read_job(settings, job_id)``: the job's record, with each output's current status from the
   ledger (a pending output may have been released or rejected by checkers since).
 
@@ -41,11 +42,11 @@ from joinedup.jobs.spec import JOB_FILE, JobSpec, load_job
 from joinedup.jobs.view import build_project_view
 from joinedup.model import DataLevel, Purpose
 from joinedup.outputs import OutputSession, OutputStatus
+from joinedup.outputs.node import ledger_path, open_output_session
 from joinedup.research.child import EXIT_BLOCKED
 from joinedup.research.spool import read_requests
 
 JOBS_FOLDER = "jobs"
-LEDGER_FILE = Path("outputs") / "ledger.duckdb"
 RECORD_FILE = "job.json"
 WORKSPACE = ".joinedup"  # inside a job folder: the synthetic run's working files
 
@@ -147,7 +148,7 @@ def read_job(settings: NodeSettings, job_id: str) -> JobRecord:
     if record is None:
         raise UsageError(f"no job {job_id} on this node")
     ids = [o.release_id for o in record.outputs if o.release_id]
-    ledger = settings.root / LEDGER_FILE
+    ledger = ledger_path(settings)
     if not ids or not ledger.is_file():
         return record
     con = duckdb.connect(str(ledger), read_only=True)
@@ -403,17 +404,10 @@ def submit_job(
         record, state=state, reason=reason, seconds=result.seconds, isolated=result.isolated
     )
     if state is JobState.FINISHED:
-        ledger = settings.root / LEDGER_FILE
-        ledger.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(config={"threads": 1})
         try:
-            session = OutputSession(
-                con,
-                project_id=project.project_id,
-                release_dir=folder / "release",
-                staging_dir=folder / "staging",
-                actor=actor_id,
-                ledger_path=ledger,
+            session = open_output_session(
+                settings, con, project_id=project.project_id, actor=actor_id
             )
             outputs, problems = _replay(
                 spool, view_db=view_db, views=list(spec.views), session=session

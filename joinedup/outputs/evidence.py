@@ -25,6 +25,8 @@ output); it is computed in one SQL statement, two aggregation levels, no Python 
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 
 import duckdb
@@ -69,6 +71,14 @@ class TableEvidence:
         return tuple(str(k[i]) for k in self.keys)
 
 
+def query_on(relation: duckdb.DuckDBPyRelation, sql: str) -> duckdb.DuckDBPyRelation:
+    """Run ``sql`` (which names its input ``src``) on ``relation`` under a fresh alias, so a
+    relation built by an earlier query can be queried again without DuckDB binding ``src`` to
+    itself."""
+    alias = f"_src_{uuid.uuid4().hex[:10]}"
+    return relation.query(alias, re.sub(r"\bsrc\b", alias, sql))
+
+
 def _columns(relation: duckdb.DuckDBPyRelation) -> set[str]:
     return set(relation.columns)
 
@@ -89,51 +99,51 @@ def collect_evidence(
     dim_list = ", ".join(dims)
     dim_sel = (dim_list + ", ") if dims else ""
     group = f"GROUP BY {dim_list}" if dims else ""
-    group_p = f"GROUP BY {dim_sel}pid"
+    group_p = f"GROUP BY {dim_sel}_jpid"
     v = f"CAST({quote(value)} AS DOUBLE)" if value else "1.0"
     distinct = f"count(DISTINCT {quote(value)})" if value else "0"
-    median = "median(c)" if value else "1.0"
+    median = "median(_jc)" if value else "1.0"
     sql = f"""
         WITH per_person AS (
-            SELECT {dim_sel}hash(CAST({quote(person)} AS VARCHAR)) AS pid,
-                   coalesce(sum({v}), 0) AS c,
-                   count(*) AS r,
-                   count(*) - count({v}) AS miss,
-                   count_if({v} < 0) AS neg
+            SELECT {dim_sel}hash(CAST({quote(person)} AS VARCHAR)) AS _jpid,
+                   coalesce(sum({v}), 0) AS _jc,
+                   count(*) AS _jr,
+                   count(*) - count({v}) AS _jmiss,
+                   count_if({v} < 0) AS _jneg
             FROM src {group_p}
         ),
         cells AS (
-            SELECT {dim_sel}count(*) AS n, sum(r) AS rows_, sum(c) AS total,
-                   max(c, 2) AS top, sum(neg) AS neg, sum(miss) AS miss,
-                   min(c) AS lo, max(c) AS hi, {median} AS med,
-                   printf('%016x-%d', bit_xor(pid), count(*)) AS pop
+            SELECT {dim_sel}count(*) AS _jn, sum(_jr) AS _jrows, sum(_jc) AS _jtotal,
+                   max(_jc, 2) AS _jtop, sum(_jneg) AS _jneg2, sum(_jmiss) AS _jmiss2,
+                   min(_jc) AS _jlo, max(_jc) AS _jhi, {median} AS _jmed,
+                   printf('%016x-%d', bit_xor(_jpid), count(*)) AS _jpop
             FROM per_person {group}
         ),
-        dist AS (SELECT {dim_sel}{distinct} AS d FROM src {group})
-        SELECT cells.*, dist.d FROM cells
+        dist AS (SELECT {dim_sel}{distinct} AS _jd FROM src {group})
+        SELECT cells.*, dist._jd FROM cells
         {"JOIN dist USING (" + dim_list + ")" if dims else ", dist"}
         {"ORDER BY " + dim_list if dims else ""}
     """
-    out = relation.query("src", sql).fetchnumpy()
-    top = out["top"]
+    out = query_on(relation, sql).fetchnumpy()
+    top = out["_jtop"]
     top1 = np.array([float(t[0]) if len(t) > 0 else 0.0 for t in top], dtype=np.float64)
     top2 = np.array([float(t[1]) if len(t) > 1 else 0.0 for t in top], dtype=np.float64)
     keys = tuple(np.asarray(out[c]).astype(str).astype(object) for c in by)
     return TableEvidence(
         dims=tuple(by),
         keys=keys,
-        n=np.asarray(out["n"], dtype=np.int64),
-        rows=np.asarray(out["rows_"], dtype=np.int64),
-        total=np.asarray(out["total"], dtype=np.float64),
+        n=np.asarray(out["_jn"], dtype=np.int64),
+        rows=np.asarray(out["_jrows"], dtype=np.int64),
+        total=np.asarray(out["_jtotal"], dtype=np.float64),
         top1=top1,
         top2=top2,
-        negatives=np.asarray(out["neg"], dtype=np.int64),
-        missing=np.asarray(out["miss"], dtype=np.int64),
-        distinct=np.asarray(out["d"], dtype=np.int64),
-        minimum=np.asarray(out["lo"], dtype=np.float64),
-        maximum=np.asarray(out["hi"], dtype=np.float64),
-        median=np.asarray(out["med"], dtype=np.float64),
-        population_hash=np.asarray(out["pop"]).astype(object),
+        negatives=np.asarray(out["_jneg2"], dtype=np.int64),
+        missing=np.asarray(out["_jmiss2"], dtype=np.int64),
+        distinct=np.asarray(out["_jd"], dtype=np.int64),
+        minimum=np.asarray(out["_jlo"], dtype=np.float64),
+        maximum=np.asarray(out["_jhi"], dtype=np.float64),
+        median=np.asarray(out["_jmed"], dtype=np.float64),
+        population_hash=np.asarray(out["_jpop"]).astype(object),
         has_value=value is not None,
     )
 

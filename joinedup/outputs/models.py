@@ -27,8 +27,10 @@ import duckdb
 import numpy as np
 
 from joinedup.errors import UsageError
-from joinedup.outputs.evidence import quote
+from joinedup.outputs.evidence import query_on, quote
 from joinedup.outputs.profiles import RuleProfile
+
+FEW_VALUES = 10  # a numeric covariate with at most this many values is checked per value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,13 +76,13 @@ def check_and_fit(
         if c not in relation.columns:
             raise UsageError(f"column {c!r} is not in the data")
     complete = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols)
-    population = relation.query("src", f"SELECT * FROM src WHERE {complete}")
+    population = query_on(relation, f"SELECT * FROM src WHERE {complete}")
     failures: list[str] = []
     level_counts: dict[str, int] = {}
     for cat in categorical:
         if family == "logit":
-            rows = population.query(
-                "src",
+            rows = query_on(
+                population,
                 f"SELECT CAST({quote(cat)} AS VARCHAR), CAST({quote(outcome)} AS VARCHAR), "
                 "count(*) "
                 f"FROM src GROUP BY ALL",
@@ -93,10 +95,20 @@ def check_and_fit(
                     cnt = got.get((lv, oc), 0)
                     level_counts[f"{cat}={lv}|{outcome}={oc}"] = cnt
         else:
-            for lv, cnt in population.query(
-                "src", f"SELECT CAST({quote(cat)} AS VARCHAR), count(*) FROM src GROUP BY ALL"
+            for lv, cnt in query_on(
+                population, f"SELECT CAST({quote(cat)} AS VARCHAR), count(*) FROM src GROUP BY ALL"
             ).fetchall():
                 level_counts[f"{cat}={lv}"] = int(cnt)
+    for cov in covariates:
+        # a numeric covariate with few values is a category in disguise (a 0/1 dummy for one
+        # child is the classic attack), so its values are checked like levels
+        held = query_on(
+            population,
+            f"SELECT CAST({quote(cov)} AS VARCHAR), count(*) FROM src GROUP BY ALL",
+        ).fetchall()
+        if len(held) <= FEW_VALUES:
+            for lv, cnt in held:
+                level_counts[f"{cov}={lv}"] = int(cnt)
     if profile.level_threshold is not None:
         small = [k for k, v in level_counts.items() if v < profile.level_threshold]
         if small:
@@ -105,16 +117,16 @@ def check_and_fit(
                 f"{profile.level_threshold}: {', '.join(sorted(small)[:5])}"
             )
     if family == "logit":
-        for oc, cnt in population.query(
-            "src", f"SELECT CAST({quote(outcome)} AS VARCHAR), count(*) FROM src GROUP BY ALL"
+        for oc, cnt in query_on(
+            population, f"SELECT CAST({quote(outcome)} AS VARCHAR), count(*) FROM src GROUP BY ALL"
         ).fetchall():
             if int(cnt) < profile.threshold:
                 failures.append(
                     f"outcome class {outcome}={oc} has fewer than {profile.threshold} people"
                 )
     data = (
-        population.query(
-            "src",
+        query_on(
+            population,
             "SELECT "
             + ", ".join(
                 f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}"
@@ -125,7 +137,7 @@ def check_and_fit(
         if cols
         else {}
     )
-    n = int(population.query("src", "SELECT count(*) FROM src").fetchone()[0])  # type: ignore[index]
+    n = int(query_on(population, "SELECT count(*) FROM src").fetchone()[0])  # type: ignore[index]
     names = ["(intercept)"]
     columns = [np.ones(n)]
     for c in covariates:
@@ -166,6 +178,13 @@ def check_and_fit(
         population=population,
         level_counts=level_counts,
     )
+
+
+def _level_counts(relation: duckdb.DuckDBPyRelation, column: str) -> list[tuple[object, int]]:
+    rows = query_on(
+        relation, f"SELECT CAST({quote(column)} AS VARCHAR), count(*) FROM src GROUP BY ALL"
+    ).fetchall()
+    return [(r[0], int(r[1])) for r in rows]
 
 
 def _fit(x: np.ndarray, y: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray, bool]:

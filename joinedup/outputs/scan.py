@@ -127,9 +127,8 @@ def clean_png(data: bytes) -> bytes:
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise DisclosureBlocked("only PNG images are released (SVG and other formats are refused)")
     with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        pixels = Image.new(img.mode, img.size)
-        pixels.putdata(list(img.getdata()))
+        rgba = img.convert("RGBA")
+        pixels = Image.frombytes("RGBA", rgba.size, rgba.tobytes())
     out = io.BytesIO()
     pixels.save(out, format="PNG", optimize=False)
     return out.getvalue()

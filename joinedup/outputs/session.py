@@ -49,7 +49,7 @@ from joinedup.outputs.check import (
     midpoint6,
     round_to_base,
 )
-from joinedup.outputs.evidence import FloatArray, collect_evidence, quote
+from joinedup.outputs.evidence import FloatArray, collect_evidence, query_on, quote
 from joinedup.outputs.ledger import (
     LEDGER,
     CandidateCells,
@@ -247,7 +247,7 @@ class OutputSession:
             f"hash(CAST(src.{quote(self.person)} AS VARCHAR)) AS person "
             f"FROM src JOIN {view} k ON {on}"
         )
-        relation.query("src", sql).create(table)
+        query_on(relation, sql).create(table)
         self.con.unregister(view)
         return table
 
@@ -342,35 +342,14 @@ class OutputSession:
         )
         release_id = _new_id()
         reasons = tuple(fit.failures)
-        conflicts: list[Conflict] = []
         members = self._stage_population(release_id, fit.population)
-        if not reasons and self.profile.differencing_audit:
-            cand = CandidateCells(
-                release_id=release_id,
-                lo=np.array([0.0]),
-                hi=np.array([0.0]),
-                true_n=np.array([fit.n], dtype=np.int64),
-                members_table=members,
-            )
-            conflicts = audit_sums(
-                self.con, self.project_id, cand, threshold=self.profile.threshold
-            )
-            if conflicts:
-                reasons = (
-                    f"differencing: the model's population differs from an earlier output's by "
-                    f"fewer than {self.profile.threshold} people",
-                )
+        conflicts: list[Conflict] = []
+        if not reasons:
+            conflicts = self._audit_population(release_id, members, fit.n)
+            reasons = _population_reasons(conflicts, self.profile.threshold)
         status = OutputStatus.REFUSED if reasons else OutputStatus.RELEASED
         self._record(release_id, name, "model", family, fit.population, [], status, False, reasons)
-        self.con.execute(
-            f"INSERT INTO {LEDGER}.out__cells VALUES (?, 0, [], ?, NULL, ?, '', 0, 0, TRUE)",
-            [release_id, "released" if status == OutputStatus.RELEASED else "refused", fit.n],
-        )
-        self.con.execute(
-            f"INSERT INTO {LEDGER}.out__cell_members SELECT ?, cell_index, person FROM {members}",
-            [release_id],
-        )
-        self.con.execute(f"DROP TABLE IF EXISTS {members}")
+        self._record_population(release_id, status, fit.n, members)
         text = fit.to_csv(self.profile.round_base)
         files: tuple[Path, ...] = ()
         if status == OutputStatus.RELEASED:
@@ -395,10 +374,35 @@ class OutputSession:
             else {},
         )
 
+    def _audit_population(self, release_id: str, members: str, n: int) -> list[Conflict]:
+        """A model or curve is a function of sums over its whole population: two over
+        populations a few children apart reveal those children (checked as one magnitude cell)."""
+        if not self.profile.differencing_audit:
+            return []
+        cand = CandidateCells(
+            release_id=release_id,
+            lo=np.array([0.0]),
+            hi=np.array([0.0]),
+            true_n=np.array([n], dtype=np.int64),
+            members_table=members,
+        )
+        return audit_sums(self.con, self.project_id, cand, threshold=self.profile.threshold)
+
+    def _record_population(self, release_id: str, status: str, n: int, members: str) -> None:
+        self.con.execute(
+            f"INSERT INTO {LEDGER}.out__cells VALUES (?, 0, [], ?, NULL, ?, '', 0, 0, TRUE)",
+            [release_id, status, n],
+        )
+        self.con.execute(
+            f"INSERT INTO {LEDGER}.out__cell_members SELECT ?, cell_index, person FROM {members}",
+            [release_id],
+        )
+        self.con.execute(f"DROP TABLE IF EXISTS {members}")
+
     def _stage_population(self, release_id: str, relation: duckdb.DuckDBPyRelation) -> str:
         table = f"_members_{release_id}"
-        relation.query(
-            "src",
+        query_on(
+            relation,
             f"SELECT DISTINCT 0::INTEGER AS cell_index, "
             f"hash(CAST({quote(self.person)} AS VARCHAR)) AS person FROM src",
         ).create(table)
@@ -427,8 +431,8 @@ class OutputSession:
             f"WHEN {quote(value)} < {float(e)!r} THEN {_sql_string(labels[i])}"
             for i, e in enumerate(edges)
         )
-        binned = relation.query(
-            "src",
+        binned = query_on(
+            relation,
             f"SELECT *, CASE {case} ELSE {_sql_string(labels[-1])} END AS _bin "
             f"FROM src WHERE {quote(value)} IS NOT NULL",
         )
@@ -458,8 +462,15 @@ class OutputSession:
         km = kaplan_meier(relation, time=time, event=event, profile=self.profile)
         release_id = _new_id()
         reasons: tuple[str, ...] = () if km.rows else ("no step gathers enough events to be shown",)
+        population = query_on(relation, f"SELECT * FROM src WHERE {quote(time)} IS NOT NULL")
+        members = self._stage_population(release_id, population)
+        conflicts: list[Conflict] = []
+        if not reasons:
+            conflicts = self._audit_population(release_id, members, km.n)
+            reasons = _population_reasons(conflicts, self.profile.threshold)
         status = OutputStatus.RELEASED if not reasons else OutputStatus.REFUSED
         self._record(release_id, name, "survival", "km", relation, [], status, False, reasons)
+        self._record_population(release_id, status, km.n, members)
         text = km.to_csv()
         files: tuple[Path, ...] = ()
         if status == OutputStatus.RELEASED:
@@ -680,6 +691,15 @@ class OutputSession:
             config=self.profile.describe(),
         )
         return tuple(written)
+
+
+def _population_reasons(conflicts: list[Conflict], threshold: int) -> tuple[str, ...]:
+    if not conflicts:
+        return ()
+    return (
+        f"differencing: the population differs from an earlier output's by fewer than "
+        f"{threshold} people",
+    )
 
 
 def _bundle_files(folder: Path, uid: str) -> list[str]:

@@ -22,13 +22,14 @@ import duckdb
 import numpy as np
 
 from joinedup.outputs.check import midpoint6, round_to_base
-from joinedup.outputs.evidence import quote
+from joinedup.outputs.evidence import query_on, quote
 from joinedup.outputs.profiles import RuleProfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KaplanMeier:
     rows: list[tuple[float, float, float, float]]  # (time up to, at risk, events, survival)
+    n: int  # people in the curve (kept inside; the ledger needs it)
 
     def to_csv(self) -> str:
         out = io.StringIO()
@@ -42,8 +43,8 @@ class KaplanMeier:
 def kaplan_meier(
     relation: duckdb.DuckDBPyRelation, *, time: str, event: str, profile: RuleProfile
 ) -> KaplanMeier:
-    per_time = relation.query(
-        "src",
+    per_time = query_on(
+        relation,
         f"SELECT CAST({quote(time)} AS DOUBLE) AS t, "
         f"sum(CASE WHEN {quote(event)} THEN 1 ELSE 0 END) AS d, "
         f"count(*) AS m FROM src WHERE {quote(time)} IS NOT NULL GROUP BY 1 ORDER BY 1",
@@ -75,4 +76,4 @@ def kaplan_meier(
             step_events = 0
             step_exits = 0
             step_start_risk = at_risk
-    return KaplanMeier(rows=rows)
+    return KaplanMeier(rows=rows, n=total)

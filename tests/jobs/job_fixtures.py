@@ -114,20 +114,31 @@ def job_node(into: Path) -> JobNode:
         for actor in ACTORS.values():
             add_actor(con, actor)
         active = apply_project(
-            con, _spec("Records by sex"), applicant=ACTORS["res-1"], members=[ACTORS["res-1"]],
+            con,
+            _spec("Records by sex"),
+            applicant=ACTORS["res-1"],
+            members=[ACTORS["res-1"]],
             today=TODAY,
         )
         for reviewer in ("dac-lay", "dac-1"):
             review_project(
-                con, active.project_id, reviewer=ACTORS[reviewer], decision=Review.APPROVE,
+                con,
+                active.project_id,
+                reviewer=ACTORS[reviewer],
+                decision=Review.APPROVE,
                 today=TODAY,
             )
         countersign_project(con, active.project_id, signer=LOCAL_OPERATOR, today=TODAY)
         pending = apply_project(
-            con, _spec("Not yet approved"), applicant=ACTORS["res-1"],
-            members=[ACTORS["res-1"]], today=TODAY,
+            con,
+            _spec("Not yet approved"),
+            applicant=ACTORS["res-1"],
+            members=[ACTORS["res-1"]],
+            today=TODAY,
         )
-    return JobNode(settings=settings, project_id=active.project_id, unapproved_id=pending.project_id)
+    return JobNode(
+        settings=settings, project_id=active.project_id, unapproved_id=pending.project_id
+    )
 
 
 def write_job(

@@ -18,6 +18,7 @@ from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError
 from joinedup.jobs import JobState, read_job, run_synthetic, submit_job
 from joinedup.jobs import sandbox as sandbox_module
+from joinedup.outputs.node import release_dir
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -51,9 +52,15 @@ def _person_ids(node: NodeSettings) -> set[str]:
 
 
 def _released_text(node: NodeSettings, job_id: str) -> str:
-    folder = node.root / "jobs" / job_id / "release"
-    if not folder.exists():
-        return ""
+    """The files this job released (read from the project's release folder)."""
+    record = read_job(node, job_id)
+    folder = release_dir(node, record.project_id or "")
+    names = [f for o in record.outputs if o.status == "released" for f in o.files]
+    return "\n".join((folder / n).read_text(errors="replace") for n in names)
+
+
+def _all_released_text(node: NodeSettings, project_id: str) -> str:
+    folder = release_dir(node, project_id)
     return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
 
 
@@ -70,7 +77,7 @@ def test_a_table_and_a_summary_are_released_after_checks(
         ("people_by_sex", "released"),
         ("records_by_sex", "released"),
     ]
-    release = jnode.settings.root / "jobs" / out["job_id"] / "release"
+    release = release_dir(jnode.settings, jnode.project_id)
     rows = (release / "people_by_sex.csv").read_text().splitlines()
     assert rows[0] == "sex,count"
     counts = [int(r.split(",")[1]) for r in rows[1:3]]
@@ -81,7 +88,8 @@ def test_a_table_and_a_summary_are_released_after_checks(
         jnode.settings
     )
     # the project view held only the declared columns and the person id
-    view = duckdb.connect(str(release.parent / "project.duckdb"), read_only=True)
+    job_folder = jnode.settings.root / "jobs" / out["job_id"]
+    view = duckdb.connect(str(job_folder / "project.duckdb"), read_only=True)
     try:
         tables = view.execute("SELECT table_name FROM duckdb_tables()").fetchall()
         columns = [d[0] for d in view.execute(f"SELECT * FROM {PERSON_VIEW}").description]
@@ -101,9 +109,12 @@ def test_a_table_and_a_summary_are_released_after_checks(
 
 def test_an_unapproved_column_is_refused_before_running(jnode: JobNode, tmp_path: Path) -> None:
     job = write_job(
-        tmp_path / "job", jnode.project_id, TABLE_AND_SUMMARY, columns=("sex", "ethnicity", "lsoa21cd")
+        tmp_path / "job",
+        jnode.project_id,
+        TABLE_AND_SUMMARY,
+        columns=("sex", "ethnicity", "lsoa21cd"),
     )
-    with pytest.raises(AccessDenied, match="ethnicity, view__secondary__person.lsoa21cd") as exc:
+    with pytest.raises(AccessDenied, match=r"ethnicity, view__secondary__person\.lsoa21cd") as exc:
         submit_job(jnode.settings, job, "res-1")
     assert "outside project" in str(exc.value)
     job_id = str(exc.value).rsplit("job ", 1)[1].split(" ")[0]
@@ -138,13 +149,16 @@ def _submit(jnode: JobNode, tmp_path: Path, code: str, **job: str) -> tuple[str,
 
 
 def test_a_socket_is_blocked_and_nothing_is_released(jnode: JobNode, tmp_path: Path) -> None:
-    code = TABLE_AND_SUMMARY + """
+    code = (
+        TABLE_AND_SUMMARY
+        + """
 import socket
 try:
     socket.create_connection(("192.0.2.1", 80), timeout=1)
 except Exception:
     pass  # a violation is not an Exception: this does not swallow it
 """
+    )
     job_id, state = _submit(jnode, tmp_path, code)
     assert state is JobState.BLOCKED
     assert _released_text(jnode.settings, job_id) == ""
@@ -213,19 +227,22 @@ def test_writing_outside_the_spool_is_blocked(jnode: JobNode, tmp_path: Path) ->
 
 
 def test_rows_printed_or_spooled_as_text_never_leave(jnode: JobNode, tmp_path: Path) -> None:
-    code = TABLE_AND_SUMMARY + """
+    code = (
+        TABLE_AND_SUMMARY.replace("_by_sex", "_by_sex_again")
+        + """
 rows = research.sql("SELECT person_id, sex, n_records FROM view__secondary__person").fetchall()
 for row in rows:
     print(*row)
 research.text("rows.csv", "person_id,sex\\n" + "\\n".join(f"{r[0]},{r[1]}" for r in rows[:50]))
 """
+    )
     job_id, state = _submit(jnode, tmp_path, code)
     assert state is JobState.FINISHED
     record = read_job(jnode.settings, job_id)
     statuses = {o.name: o.status for o in record.outputs}
-    assert statuses["people_by_sex"] == "released"
+    assert statuses["people_by_sex_again"] == "released"
     assert statuses["rows.csv"] in ("refused", "pending_review")  # never released unseen
-    released = _released_text(jnode.settings, job_id)
+    released = _all_released_text(jnode.settings, jnode.project_id)
     ids = _person_ids(jnode.settings)
     assert released and not any(pid in released for pid in ids)
     log = (jnode.settings.root / "jobs" / job_id / "child.log").read_text()
