@@ -310,3 +310,69 @@ def test_the_synthetic_run_writes_checked_outputs_to_the_job_folder(
     record, _ = run_synthetic(job, twin)  # a rerun starts afresh
     assert [o.status for o in record.outputs] == ["released", "released"]
     assert main(["job", "run", str(job)], {}) == 2  # real data only through submit
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("sex", "differ from the node's recomputation"),
+        ("person_id", "not in the project view"),
+    ],
+)
+def test_spooled_rows_edited_by_the_job_are_refused(
+    jnode: JobNode, tmp_path: Path, change: str, reason: str
+) -> None:
+    # the code rewrites its own spooled rows (the spool is the one folder it may write)
+    code = f"""
+from joinedup import research
+import pyarrow as pa, pyarrow.parquet as pq
+receipt = research.table(
+    "edited_{change}", "SELECT person_id, sex FROM view__secondary__person", by=["sex"]
+)
+path = f"{{receipt.seq:04d}}.parquet"
+rows = pq.read_table(path)
+column = rows.column_names.index("{change}")
+rows = rows.set_column(column, "{change}", pa.array(["X"] * rows.num_rows))
+pq.write_table(rows, path)
+"""
+    job_id, state = _submit(jnode, tmp_path, code)
+    assert state is JobState.FINISHED
+    (output,) = read_job(jnode.settings, job_id).outputs
+    assert output.status == "refused"
+    assert reason in output.reasons[0]
+
+
+def test_opted_out_children_are_not_in_the_project_view(tmp_path: Path) -> None:
+    from job_fixtures import job_node
+
+    from joinedup.store.secondary import publish_secondary_views
+
+    fresh = job_node(tmp_path / "optout")
+    store = duckdb.connect(str(fresh.settings.store_path))
+    try:
+        person, namespace, key = store.execute(
+            "SELECT sp.person_id, sp.namespace, sp.subject_key FROM link__subject_person sp "
+            f"JOIN {PERSON_VIEW} p USING (person_id) ORDER BY sp.person_id LIMIT 1"
+        ).fetchone() or ("", "", "")
+        # the refresh's own step, with one family's dissent in the register
+        publish_secondary_views(store, [(str(namespace), str(key), "2015-01")])
+    finally:
+        store.close()
+    job = write_job(tmp_path / "job", fresh.project_id, TABLE_AND_SUMMARY)
+    record = submit_job(fresh.settings, job, "res-1")
+    assert record.state is JobState.FINISHED
+    view = duckdb.connect(
+        str(fresh.settings.root / "jobs" / record.job_id / "project.duckdb"), read_only=True
+    )
+    try:
+        ids = {str(r[0]) for r in view.execute(f"SELECT person_id FROM {PERSON_VIEW}").fetchall()}
+    finally:
+        view.close()
+    assert ids and str(person) not in ids
+    assert ids == _person_ids(fresh.settings)
+
+
+def test_status_of_an_unknown_job_says_so(jnode: JobNode) -> None:
+    node = str(jnode.settings.root)
+    assert main(["job", "status", node, "J0000000000"], {}) == 2
+    assert main(["job", "status", node, "not-a-job", "--as", "nobody"], {}) == 3
