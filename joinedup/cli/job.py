@@ -86,9 +86,7 @@ def job_run(
             "then send it with: joinedup job submit NODE JOBDIR --as YOU"
         )
     with progress_bar(not json_output) as report:
-        if report:
-            report("running the job on the synthetic twin", 0, 1)
-        record, log = run_synthetic(job_dir, data)
+        record, log = run_synthetic(job_dir, data, progress=report)
     if not json_output:
         console.print("[dim]--- the job's own output (synthetic data) ---[/]")
         console.print(log.read_text(encoding="utf-8", errors="replace").rstrip(), markup=False)
@@ -110,9 +108,7 @@ def job_submit(
     checked. The job's own printout stays in the node."""
     settings = load_node(node)
     with progress_bar(not json_output) as report:
-        if report:
-            report("checking, building the project view, running, checking outputs", 0, 1)
-        record = submit_job(settings, job_dir, as_actor)
+        record = submit_job(settings, job_dir, as_actor, progress=report)
     _render(record, json_output=json_output, title="job")
     raise typer.Exit(_EXIT.get(record.state, 1))
 

@@ -173,6 +173,14 @@ def _unknown_people(view: duckdb.DuckDBPyConnection, spooled: pa.Table, views: l
     return int(row[0]) if row else 0
 
 
+def _names_taken(folder: Path, request: SpoolRequest) -> str | None:
+    """The file name this output would overwrite in the release folder, if any."""
+    names = [request.name] if request.kind == "text" else [f"{request.name}.csv"]
+    if request.kind == "histogram":
+        names.append(f"{request.name}.png")
+    return next((n for n in names if (folder / n).exists()), None)
+
+
 def _call(
     session: OutputSession, request: SpoolRequest, relation: duckdb.DuckDBPyRelation | None
 ) -> OutputResult:
@@ -236,6 +244,12 @@ def replay_request(
 ) -> ReplayedOutput:
     """Recompute, verify and replay one request (see the module docstring)."""
     relation: duckdb.DuckDBPyRelation | None = None
+    taken = _names_taken(session.release_dir, request)
+    if taken:
+        return _refused(
+            request,
+            f"{taken} is already released in this project: give the output another name",
+        )
     try:
         columns = [PERSON, *dict.fromkeys(c for c in needed_columns(request) if c != PERSON)]
     except ValueError as exc:

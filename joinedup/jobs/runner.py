@@ -23,6 +23,7 @@ import json
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -44,11 +45,13 @@ from joinedup.model import DataLevel, Purpose
 from joinedup.outputs import OutputSession, OutputStatus
 from joinedup.outputs.node import ledger_path, open_output_session
 from joinedup.research.child import EXIT_BLOCKED
-from joinedup.research.spool import read_requests
+from joinedup.research.spool import VIOLATIONS_FILE, read_requests
 
 JOBS_FOLDER = "jobs"
 RECORD_FILE = "job.json"
 WORKSPACE = ".joinedup"  # inside a job folder: the synthetic run's working files
+STEPS = 4
+Progress = Callable[[str, int, int], None]  # (description, done, total), as the CLI's bar takes
 
 
 class JobState(StrEnum):
@@ -224,8 +227,24 @@ def _execute(
         )
         if spool_home.exists():
             shutil.rmtree(spool_home)
-        shutil.copytree(spool, spool_home, symlinks=False, ignore_dangling_symlinks=True)
+        shutil.copytree(spool, spool_home, symlinks=True)  # links stay links, never followed
+        _keep_violations(work / VIOLATIONS_FILE, spool_home / VIOLATIONS_FILE)
     return result, spool_home
+
+
+def _keep_violations(record: Path, kept: Path) -> None:
+    """Append the guard's record (kept outside the spool) to the spool's copy; anything but a
+    plain file in the copy's place counts as one more violation."""
+    lines = record.read_bytes() if record.is_file() else b""
+    if kept.is_symlink() or (kept.exists() and not kept.is_file()):
+        if kept.is_symlink() or kept.is_file():
+            kept.unlink()
+        else:
+            shutil.rmtree(kept)
+        lines += b'{"event": "the spool held a link or folder in the record\'s place"}\n'
+    if lines:
+        with kept.open("ab") as out:
+            out.write(lines)
 
 
 def _replay(
@@ -242,7 +261,14 @@ def _replay(
     return outputs, list(reading.problems)
 
 
-def run_synthetic(job_dir: Path, twin: Path | None = None) -> tuple[JobRecord, Path]:
+def _step(progress: Progress | None, description: str, done: int) -> None:
+    if progress is not None:
+        progress(description, done, STEPS)
+
+
+def run_synthetic(
+    job_dir: Path, twin: Path | None = None, *, progress: Progress | None = None
+) -> tuple[JobRecord, Path]:
     """Lock 1: run the job on the synthetic twin; checked outputs go to ``JOBDIR/outputs``.
     Returns the record and the child's log (synthetic data: the researcher may read it)."""
     spec = load_job(job_dir)
@@ -259,7 +285,9 @@ def run_synthetic(job_dir: Path, twin: Path | None = None) -> tuple[JobRecord, P
     if outputs_dir.exists():
         shutil.rmtree(outputs_dir)
     view_db = workspace / "view.duckdb"
+    _step(progress, "building the view from the twin", 0)
     build_project_view(source=twin, views=spec.views, target=view_db, twin=True)
+    _step(progress, "running the job (separate process)", 1)
     log = workspace / "child.log"
     result, spool = _execute(
         spec,
@@ -283,6 +311,7 @@ def run_synthetic(job_dir: Path, twin: Path | None = None) -> tuple[JobRecord, P
         isolated=result.isolated,
     )
     if state is JobState.FINISHED:
+        _step(progress, "checking outputs", STEPS - 1)
         con = duckdb.connect()
         try:
             session = OutputSession(
@@ -308,7 +337,12 @@ def _refuse(folder: Path, record: JobRecord, reason: str) -> AccessDenied:
 
 
 def submit_job(
-    settings: NodeSettings, job_dir: Path, actor_id: str, *, today: date | None = None
+    settings: NodeSettings,
+    job_dir: Path,
+    actor_id: str,
+    *,
+    today: date | None = None,
+    progress: Progress | None = None,
 ) -> JobRecord:
     """Lock 2: decide, check the declared columns, build the project view, run, replay."""
     try:
@@ -322,6 +356,7 @@ def submit_job(
         with open_govern(settings) as gov:
             project = get_project(gov, project_id)
     purpose = project.spec.purpose if project else Purpose.RESEARCH
+    _step(progress, "deciding", 0)
     decision = decide(
         node=settings,
         actor=actor_id,
@@ -383,6 +418,7 @@ def submit_job(
     shutil.copyfile(spec.entry, folder / "code" / spec.entry.name)
     shutil.copyfile(spec.folder / JOB_FILE, folder / "code" / JOB_FILE)
     view_db = folder / "project.duckdb"
+    _step(progress, "building the project view", 1)
     build_project_view(
         source=settings.store_path,
         views=spec.views,
@@ -390,6 +426,7 @@ def submit_job(
         config=settings.duckdb_config(),
     )
     _write_record(folder, replace(record, state=JobState.FAILED, reason="running"))
+    _step(progress, "running the job (sandboxed)", 2)
     result, spool = _execute(
         spec,
         view_db=view_db,
@@ -404,6 +441,7 @@ def submit_job(
         record, state=state, reason=reason, seconds=result.seconds, isolated=result.isolated
     )
     if state is JobState.FINISHED:
+        _step(progress, "checking outputs", STEPS - 1)
         con = duckdb.connect(config={"threads": 1})
         try:
             session = open_output_session(

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from joinedup.errors import ConfigError
 from joinedup.jobs.spec import JobLimits
+from joinedup.research.spool import VIOLATIONS_FILE
 
 UNSHARE = ("--user", "--map-root-user", "--mount", "--net")
 # Mount an empty read-only tmpfs over every folder named before "--", then run the rest.
@@ -126,6 +127,8 @@ def run_sandboxed(
         str(spool),
         "--code",
         str(code),
+        "--record",
+        str(workdir / VIOLATIONS_FILE),
         "--memory-limit",
         memory_limit,
     ]

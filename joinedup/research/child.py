@@ -1,19 +1,19 @@
 """The sandboxed process's entry: ``python -I -m joinedup.research.child --data DB --spool DIR
---code analysis.py``.
+--code analysis.py --record violations.jsonl``.
 
-The job runner starts this in a separate process (no network namespace, resource limits, the
-node folder hidden; see ``joinedup.jobs.sandbox``). Here it opens the one database it is given
-read-only, with DuckDB's file and network access switched off and locked, installs a Python
-audit hook (``sys.addaudithook``) and runs the researcher's code. The hook blocks, and records in
-the spool's ``violations.jsonl``: any socket use, starting processes (``subprocess``,
-``os.system``, ``exec``, ``fork``, ``posix_spawn``), ``ctypes``, writing, renaming or deleting
-files outside the spool, and reading files outside Python's own installation, the code folder,
-the spool and the data file. A blocked action raises ``SandboxViolation``, which is not an
-``Exception`` (a bare ``except Exception`` does not swallow it); any recorded violation makes
-the node release nothing from the job.
+The job runner starts this in a separate process (a network namespace with no network, resource
+limits, the node folder hidden; see ``joinedup.jobs.sandbox``). Here it opens the one database
+it is given read-only, with DuckDB's file and network access switched off and locked, installs
+a Python audit hook (``sys.addaudithook``) and runs the researcher's code. The hook blocks, and
+records in ``--record`` (beside the spool, where the code may not remove it): any socket use,
+starting processes (``subprocess``, ``os.system``, ``exec``, ``fork``, ``posix_spawn``),
+``ctypes``, writing, renaming or deleting files outside the spool, and reading files outside
+Python's own installation, the code folder, the spool and the data file. A blocked action raises
+``SandboxViolation``, which is not an ``Exception`` (a bare ``except Exception`` does not
+swallow it); any recorded violation makes the node release nothing from the job.
 
 Exit codes: 0 ran to the end; 1 the code raised; 70 the sandbox blocked an action; 2 bad
-arguments. The hook is defence in depth: the operating-system barriers (network namespace,
+arguments. The hook is defence in depth: the operating-system walls (network namespace,
 hidden node folder, limits) hold even against code that gets past it.
 """
 
@@ -115,6 +115,8 @@ def install_guard(*, write_root: Path, read_roots: list[Path], record_fd: int) -
             block(event, "not allowed in a job")
         if event == "import" and args and str(args[0]).split(".")[0] in _BLOCKED_IMPORTS:
             block(event, str(args[0]))
+        if event == "os.truncate" and args and isinstance(args[0], int):
+            block(event, "truncating an open file")
         if event == "open":
             path = resolve(args[0])
             if path is None:
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--spool", required=True, type=Path)
     parser.add_argument("--code", required=True, type=Path)
+    parser.add_argument("--record", required=True, type=Path)
     parser.add_argument("--memory-limit", default="1GB")
     parser.add_argument("--threads", default=1, type=int)
     args = parser.parse_args(argv)
@@ -178,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     research.open_research(con, args.spool)
     code = args.code.resolve()
     source = code.read_text(encoding="utf-8")
-    record_fd = os.open(
-        args.spool / "violations.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-    )
+    record_fd = os.open(args.record, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.chdir(args.spool)
     sys.path[:0] = [str(code.parent)]
     install_guard(

@@ -99,7 +99,7 @@ def _decode(spool: Path, path: Path) -> SpoolRequest:
         if rows != rows_path(spool, seq).name:
             raise ValueError("rows file does not match the request")
         rows_file = rows_path(spool, seq)
-        if not rows_file.is_file():
+        if rows_file.is_symlink() or not rows_file.is_file():
             raise ValueError("rows file is missing")
     return SpoolRequest(
         seq=seq, kind=str(kind), name=name, args=args, sql=sql, rows=rows_file, content=content
@@ -111,7 +111,12 @@ def read_requests(spool: Path) -> SpoolReading:
     requests: list[SpoolRequest] = []
     problems: list[str] = []
     expected: set[str] = {VIOLATIONS_FILE}
+    links = sorted(p.name for p in spool.iterdir() if p.is_symlink() or not p.is_file())
+    if links:
+        problems.append(f"{len(links)} link(s) or folder(s) in the spool ignored")
     for path in sorted(spool.glob("[0-9][0-9][0-9][0-9].json")):
+        if path.name in links:
+            continue
         try:
             request = _decode(spool, path)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -121,7 +126,9 @@ def read_requests(spool: Path) -> SpoolReading:
         expected.add(path.name)
         if request.rows is not None:
             expected.add(request.rows.name)
-    unexpected = sorted(p.name for p in spool.iterdir() if p.name not in expected)
+    unexpected = sorted(
+        p.name for p in spool.iterdir() if p.name not in expected and p.name not in links
+    )
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected file(s) in the spool ignored")
     if len(requests) > MAX_REQUESTS:
@@ -129,6 +136,8 @@ def read_requests(spool: Path) -> SpoolReading:
         requests = requests[:MAX_REQUESTS]
     violations_file = spool / VIOLATIONS_FILE
     violations = 0
-    if violations_file.is_file():
+    if violations_file.is_symlink():
+        violations = 1  # the record itself was tampered with
+    elif violations_file.is_file():
         violations = sum(1 for line in violations_file.read_bytes().splitlines() if line.strip())
     return SpoolReading(requests=tuple(requests), problems=tuple(problems), violations=violations)

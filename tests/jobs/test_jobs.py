@@ -376,3 +376,22 @@ def test_status_of_an_unknown_job_says_so(jnode: JobNode) -> None:
     node = str(jnode.settings.root)
     assert main(["job", "status", node, "J0000000000"], {}) == 2
     assert main(["job", "status", node, "not-a-job", "--as", "nobody"], {}) == 3
+
+
+def test_a_caught_violation_still_withholds_every_output(jnode: JobNode, tmp_path: Path) -> None:
+    code = (
+        TABLE_AND_SUMMARY.replace("_by_sex", "_by_sex_caught")
+        + """
+import os
+try:
+    os.system("true")
+except BaseException:
+    pass  # swallowed, and the spool's record removed: the node keeps its own
+for name in os.listdir("."):
+    if name.endswith(".jsonl"):
+        os.remove(name)
+"""
+    )
+    job_id, state = _submit(jnode, tmp_path, code)
+    assert state is JobState.BLOCKED
+    assert read_job(jnode.settings, job_id).outputs == ()
