@@ -44,7 +44,7 @@ from joinedup.jobs.view import build_project_view
 from joinedup.model import DataLevel, Purpose
 from joinedup.outputs import OutputSession, OutputStatus
 from joinedup.outputs.node import ledger_path, open_output_session
-from joinedup.research.child import EXIT_BLOCKED
+from joinedup.research.child import EXIT_BLOCKED, EXIT_MEMORY
 from joinedup.research.spool import VIOLATIONS_FILE, read_requests
 
 JOBS_FOLDER = "jobs"
@@ -184,6 +184,8 @@ def _outcome(result: SandboxResult, violations: int) -> tuple[JobState, str]:
             f"the sandbox blocked {violations or 1} action(s) (network, processes, or files "
             "outside the job); nothing from this job is released"
         )
+    if result.exit_code == EXIT_MEMORY:
+        return JobState.KILLED, "stopped at the memory limit (memory_mb in job.toml)"
     if result.exit_code == 0:
         return JobState.FINISHED, "ran to the end; outputs checked"
     if result.signal_name:

@@ -12,9 +12,10 @@ Python's own installation, the code folder, the spool and the data file. A block
 ``SandboxViolation``, which is not an ``Exception`` (a bare ``except Exception`` does not
 swallow it); any recorded violation makes the node release nothing from the job.
 
-Exit codes: 0 ran to the end; 1 the code raised; 70 the sandbox blocked an action; 2 bad
-arguments. The hook is defence in depth: the operating-system walls (network namespace,
-hidden node folder, limits) hold even against code that gets past it.
+Exit codes: 0 ran to the end; 1 the code raised; 70 the sandbox blocked an action; 71 the code
+ran out of memory (``RLIMIT_AS``); 2 bad arguments. The hook is defence in depth: the
+operating-system walls (network namespace, hidden node folder, limits) hold even against code
+that gets past it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_BLOCKED = 70
+EXIT_MEMORY = 71
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _BLOCKED_PREFIXES = ("socket.", "ctypes.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn")
 _BLOCKED_EVENTS = frozenset(
@@ -192,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxViolation:
         traceback.print_exc()
         return EXIT_BLOCKED
+    except MemoryError:
+        print("the job ran out of its memory limit", file=sys.stderr)
+        return EXIT_MEMORY
     except BaseException:
         traceback.print_exc()
         return 1

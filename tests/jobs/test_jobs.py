@@ -270,6 +270,7 @@ research.table("invented", "SELECT person_id, sex FROM fake", by=["sex"])
     [
         ("import time\ntime.sleep(60)\n", "seconds = 2", "wall-clock"),
         ("while True:\n    pass\n", "cpu_seconds = 1\nseconds = 30", "CPU"),
+        ("block = bytearray(3 * 1024**3)\n", "memory_mb = 1024", "memory"),
     ],
 )
 def test_a_job_past_its_limits_is_killed(
