@@ -206,7 +206,11 @@ def check_table(
             f"{profile.name} profile; release rounded quantiles or a banded table instead"
         )
     ev = evidence
-    structural = np.array([ev.labels(i) in structural_zeros for i in range(ev.size)], dtype=bool)
+    structural = np.zeros(ev.size, dtype=bool)
+    if structural_zeros:
+        structural = np.array(
+            [ev.labels(i) in structural_zeros for i in range(ev.size)], dtype=bool
+        )
     if structural_zeros and bool((ev.n[structural] > 0).any()):
         raise UsageError("a cell declared a structural zero holds people: the declaration is wrong")
     primary, reasons, counts = _primary(ev, profile, statistic, structural)

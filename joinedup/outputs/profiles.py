@@ -130,3 +130,40 @@ def get_profile(name: str) -> RuleProfile:
     except KeyError:
         known = ", ".join(sorted(PROFILES))
         raise ConfigError(f"unknown disclosure-control profile {name!r}; known: {known}") from None
+
+
+_ROWS: tuple[tuple[str, str], ...] = (
+    ("threshold", "smallest count released (primary suppression below it)"),
+    ("zeros_disclosive", "zero cells suppressed unless declared structural"),
+    ("round_base", "counts rounded to this base after suppression (1 = none)"),
+    ("midpoint6", "rates and survival counts rounded by midpoint 6"),
+    ("nk_rules", "dominance: top n contributors holding >= k of a cell's total fail"),
+    ("p_ratio", "p% rule: (total - top1 - top2) / top1 below this fails"),
+    ("min_residual_dof", "models: smallest residual degrees of freedom"),
+    ("max_param_share", "models: parameters <= share x n"),
+    ("level_threshold", "models: every level (x outcome) cell at least this"),
+    ("km_step", "Kaplan-Meier: events + censorings per released step"),
+    ("secondary", "secondary suppression against known true margins"),
+    ("block_extremes", "min / max refused"),
+    ("differencing_audit", "new outputs audited against the project's earlier releases"),
+    ("on_conflict", "what a differencing conflict does"),
+    ("perturb_max", "largest cell-key perturbation"),
+)
+
+
+def render_profiles_markdown() -> str:
+    """The profiles as one Markdown table (rendered into docs/reference/outputs.md)."""
+    names = list(PROFILES)
+    lines = [
+        "| setting | " + " | ".join(f"`{n}`" for n in names) + " | meaning |",
+        "|---|" + "---|" * len(names) + "---|",
+    ]
+    for key, meaning in _ROWS:
+        cells = []
+        for n in names:
+            value = PROFILES[n].describe()[key]
+            if isinstance(value, list):
+                value = ", ".join(f"n={r[0]} k={r[1]}" for r in value)
+            cells.append(f"`{value}`")
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {meaning} |")
+    return "\n".join(lines) + "\n"
