@@ -37,6 +37,7 @@ from joinedup.research.spool import PERSON, SpoolRequest
 from joinedup.store.schema import quote_identifier
 
 RECOMPUTE_SECONDS = 120
+ROWS_DIFFER = "the spooled rows differ from the node's recomputation of the job's SQL"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +152,7 @@ def _rows_agree(spooled: pa.Table, recomputed: pa.Table, columns: list[str]) -> 
     finally:
         scratch.close()
     if a != b:
-        return "the spooled rows differ from the node's recomputation of the job's SQL"
+        return ROWS_DIFFER
     return None
 
 
@@ -267,6 +268,10 @@ def replay_request(
                 f"(outputs must be computed by SQL on the job's views): {first}",
             )
         try:
+            # the row count from the file's footer first: a file that claims other rows than
+            # the recomputation is refused before it is decompressed
+            if pq.ParquetFile(str(request.rows)).metadata.num_rows != recomputed.num_rows:
+                return _refused(request, ROWS_DIFFER)
             spooled = pq.read_table(str(request.rows))
         except (pa.ArrowException, OSError):
             return _refused(request, "the spooled rows could not be read")
