@@ -4,21 +4,23 @@
 ``unshare --user --map-root-user --mount --net`` (util-linux):
 
 - **no network**: a fresh network namespace has no interface but a loopback that is down;
-- **the node hidden**: in the fresh mount namespace an empty read-only tmpfs is mounted over
-  each folder in ``hide`` (the node folder), so the vault, the store, ``govern.duckdb`` and the
-  key are not there to open, by Python or by DuckDB;
+- **a root of its own**: in the fresh mount namespace an empty tmpfs becomes the process's root
+  (``chroot``), holding only the system's programs and libraries, Python's installation,
+  joinedup's environment and package (``exposed_paths``, bound read-only) and the job's work
+  folder. The node (vault, store, ``govern.duckdb``, key), the extracts beside it and every other
+  folder on the machine are simply not there, for Python, DuckDB, pyarrow or any C code;
 - **limits**: ``RLIMIT_AS`` (memory), ``RLIMIT_CPU`` (CPU seconds), ``RLIMIT_FSIZE`` (largest
   file) and no core dumps, set with ``resource.setrlimit`` before the code starts, and a
   wall-clock timeout here, after which the whole process group is killed;
-- **only its own files**: the child gets one copy of the project view, the code folder and an
-  empty spool folder, all in a fresh folder outside the node, and a bare environment.
+- **only its own files**: the work folder (outside the node) holds one copy of the project view,
+  the code and an empty spool; the environment is bare.
 
 If the namespaces cannot be made (``unshare`` missing or not permitted) and isolation is
 required (always, inside a node), the job is refused with a clear error rather than run
 unconfined. Inside the child a Python audit hook adds a second wall (``research.child``).
 
-Invariants: the child's arguments and environment carry no node path; its stdout and stderr go
-to a log for node staff, never to the researcher.
+Invariants: the child's arguments and environment carry no node path, and no exposed folder
+contains the node; its stdout and stderr go to a log for node staff, never to the researcher.
 """
 
 from __future__ import annotations
@@ -39,13 +41,34 @@ from joinedup.jobs.spec import JobLimits
 from joinedup.research.spool import VIOLATIONS_FILE
 
 UNSHARE = ("--user", "--map-root-user", "--mount", "--net")
-# Mount an empty read-only tmpfs over every folder named before "--", then run the rest.
-_HIDE_SCRIPT = (
-    'while [ "$1" != "--" ]; do '
-    'mount -t tmpfs -o ro,size=4k,mode=000 joinedup-hidden "$1" || exit 97; shift; done; '
-    'shift; exec "$@"'
+# In the new mount namespace: an empty tmpfs root; the exposed folders bound into it read-only
+# (links recreated, single files bound onto empty files); the work folder bound writable; then
+# chroot into it. Arguments: ROOT CHROOT EXPOSED... -- WORKDIR COMMAND...
+_ROOT_SCRIPT = """set -e
+R="$1"; C="$2"; shift 2
+mount -t tmpfs -o size=4m,mode=755 joinedup-root "$R"
+while [ "$1" != "--" ]; do
+  if [ -L "$1" ]; then mkdir -p "$R$(dirname "$1")"; ln -s "$(readlink "$1")" "$R$1"
+  elif [ -d "$1" ]; then mkdir -p "$R$1"; mount --rbind "$1" "$R$1"
+    mount -o remount,bind,ro "$R$1" 2>/dev/null || true
+  elif [ -e "$1" ]; then mkdir -p "$R$(dirname "$1")"; : > "$R$1"; mount --bind "$1" "$R$1"
+  fi
+  shift
+done
+shift
+W="$1"; shift
+mkdir -p "$R$W"; mount --bind "$W" "$R$W"
+exec "$C" "$R" "$@"
+"""
+SYSTEM_FOLDERS = ("/usr", "/bin", "/lib", "/lib64")
+SYSTEM_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/urandom",
+    "/dev/random",
 )
-EXIT_HIDE_FAILED = 97
 MAX_FILE_BYTES = 1 << 30
 
 
@@ -66,12 +89,12 @@ def isolation_problem() -> str | None:
     with tempfile.TemporaryDirectory(prefix="joinedup-probe-") as probe:
         try:
             done = subprocess.run(
-                [unshare, *UNSHARE, "--", "sh", "-c", _HIDE_SCRIPT, "sh", probe, "--", "true"],
+                confined_command(["/bin/true"], workdir=Path(probe)),
                 capture_output=True,
                 timeout=20,
                 check=False,
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except (OSError, subprocess.TimeoutExpired, ConfigError) as exc:
             return f"unshare could not run: {exc}"
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace").strip().splitlines()
@@ -79,11 +102,34 @@ def isolation_problem() -> str | None:
     return None
 
 
-def confined_command(argv: list[str], *, hide: tuple[Path, ...]) -> list[str]:
-    """``argv`` wrapped to run with no network and with the ``hide`` folders emptied."""
+def exposed_paths() -> list[str]:
+    """What a job's process sees besides its work folder: the system's programs and libraries,
+    Python's installation, the environment joinedup runs in and joinedup itself, read-only."""
+    package = Path(__file__).resolve().parents[1]  # joinedup (an editable install lives here)
+    wanted = [*SYSTEM_FOLDERS, sys.base_prefix, sys.prefix, str(package), *SYSTEM_FILES]
+    present = [p for p in dict.fromkeys(wanted) if os.path.lexists(p)]
+    folders = [p for p in present if os.path.isdir(p) and not os.path.islink(p)]
+    # a folder inside another exposed folder is already there
+    return [p for p in present if not any(p != f and Path(p).is_relative_to(f) for f in folders)]
+
+
+def confined_command(argv: list[str], *, workdir: Path, hide: tuple[Path, ...] = ()) -> list[str]:
+    """``argv`` wrapped to run with no network, in a root holding only ``exposed_paths()`` and
+    ``workdir``. ``hide`` names folders that must not be visible (the node): ConfigError if an
+    exposed folder would show one."""
     unshare = shutil.which("unshare") or "unshare"
-    folders = [str(h) for h in hide]
-    return [unshare, *UNSHARE, "--", "sh", "-c", _HIDE_SCRIPT, "sh", *folders, "--", *argv]
+    chroot = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if chroot is None:
+        raise ConfigError("chroot (coreutils) is not installed")
+    exposed = exposed_paths()
+    for folder in (*hide, workdir):
+        for path in exposed:
+            if Path(folder).resolve().is_relative_to(path):
+                raise ConfigError(f"{folder} lies inside {path}, which a job's process sees")
+    root = workdir / ".root"  # the new root's mount point (empty outside the namespace)
+    root.mkdir(exist_ok=True)
+    script = ["sh", "-c", _ROOT_SCRIPT, "sh", str(root), chroot, *exposed, "--", str(workdir)]
+    return [unshare, *UNSHARE, "--", *script, *argv]
 
 
 def _limit(limits: JobLimits) -> None:
@@ -133,7 +179,7 @@ def run_sandboxed(
         memory_limit,
     ]
     isolated = problem is None
-    command = confined_command(child, hide=hide) if isolated else child
+    command = confined_command(child, workdir=workdir, hide=hide) if isolated else child
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(workdir),

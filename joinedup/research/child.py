@@ -2,7 +2,7 @@
 --code analysis.py --record violations.jsonl``.
 
 The job runner starts this in a separate process (a network namespace with no network, resource
-limits, the node folder hidden; see ``joinedup.jobs.sandbox``). Here it opens the one database
+limits, a bare root without the node; see ``joinedup.jobs.sandbox``). Here it opens the one database
 it is given read-only, with DuckDB's file and network access switched off and locked, installs
 a Python audit hook (``sys.addaudithook``) and runs the researcher's code. The hook blocks, and
 records in ``--record`` (beside the spool, where the code may not remove it): any socket use,
@@ -14,7 +14,7 @@ swallow it); any recorded violation makes the node release nothing from the job.
 
 Exit codes: 0 ran to the end; 1 the code raised; 70 the sandbox blocked an action; 71 the code
 ran out of memory (``RLIMIT_AS``); 2 bad arguments. The hook is defence in depth: the
-operating-system walls (network namespace, hidden node folder, limits) hold even against code
+operating-system walls (network namespace, bare root, limits) hold even against code
 that gets past it.
 """
 

@@ -173,23 +173,36 @@ def test_a_raw_socket_is_blocked_too(jnode: JobNode, tmp_path: Path) -> None:
     assert "socket" in violations.read_text()
 
 
-def test_the_namespaces_hold_without_the_hook(jnode: JobNode) -> None:
-    # the operating-system walls alone, as a job's process gets them: no network, node hidden
+def test_the_namespaces_hold_without_the_hook(jnode: JobNode, tmp_path: Path) -> None:
+    # the operating-system walls alone, as a job's process gets them (no audit hook here):
+    # no network, and neither the node nor the folder beside it exists, even for C code
+    node = jnode.settings.root
     probe = f"""
 import os, socket
+import pyarrow.fs as fs
 try:
     socket.create_connection(("192.0.2.1", 80), timeout=2)
     print("network: connected")
 except OSError as exc:
     print("network: errno", exc.errno)
-print("node holds:", sorted(os.listdir({str(jnode.settings.root)!r})))
+print("node:", os.path.exists({str(node)!r}))
+local = fs.LocalFileSystem()
+print("beside the node:", local.get_file_info({str(node.parent)!r}).type.name)
+print("vault:", local.get_file_info({str(jnode.settings.vault_path)!r}).type.name)
 """
+    work = tmp_path / "work"
+    work.mkdir()
     command = sandbox_module.confined_command(
-        [sys.executable, "-I", "-c", probe], hide=(jnode.settings.root,)
+        [sys.executable, "-I", "-c", probe], workdir=work, hide=(node,)
     )
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["network: errno 101", "node holds: []"]
+    assert done.stdout.splitlines() == [
+        "network: errno 101",
+        "node: False",
+        "beside the node: NotFound",
+        "vault: NotFound",
+    ]
 
 
 @pytest.mark.parametrize("how", ["python", "duckdb"])
