@@ -23,6 +23,7 @@ reasons name rules, columns and counts, never values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,14 @@ import pyarrow.parquet as pq
 
 from joinedup.errors import JoinedupError, UserError
 from joinedup.outputs import OutputResult, OutputSession, OutputStatus
+from joinedup.outputs.scan import scan_filename, scan_text
 from joinedup.research.spool import PERSON, SpoolRequest
 from joinedup.store.schema import quote_identifier
 
 RECOMPUTE_SECONDS = 120
+MAX_UNSEEN_LABEL = 24  # a declared level absent from the data: a short category name at most
+# a run of hex or digits this long in a name the job chose could be (part of) a pseudonym
+_TOKEN = re.compile(r"(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}")
 ROWS_DIFFER = "the spooled rows differ from the node's recomputation of the job's SQL"
 
 
@@ -182,6 +187,30 @@ def _names_taken(folder: Path, request: SpoolRequest) -> str | None:
     return next((n for n in names if (folder / n).exists()), None)
 
 
+def _label_problem(request: SpoolRequest, recomputed: pa.Table | None) -> str | None:
+    """Strings the job chose that would appear in a released file (the output's name, declared
+    levels with no data) must not carry values: they are scanned, and a level absent from the
+    recomputed data must be a short category name."""
+    if request.kind != "text" and (scan_filename(request.name) or _TOKEN.search(request.name)):
+        return "the output's name looks like it holds data (an identifier-like token)"
+    levels = request.args.get("levels") or {}
+    if request.kind != "table" or not isinstance(levels, dict) or recomputed is None:
+        return None
+    for column, labels in levels.items():
+        if column not in recomputed.column_names or not isinstance(labels, list):
+            continue
+        seen = {str(v) for v in recomputed.column(column).unique().to_pylist()}
+        for label in (str(x) for x in labels):
+            if label in seen:
+                continue
+            if len(label) > MAX_UNSEEN_LABEL or scan_text(label) or _TOKEN.search(label):
+                return (
+                    f"a declared level of {column} that is not in the data is longer than "
+                    f"{MAX_UNSEEN_LABEL} characters or looks like it holds data"
+                )
+    return None
+
+
 def _call(
     session: OutputSession, request: SpoolRequest, relation: duckdb.DuckDBPyRelation | None
 ) -> OutputResult:
@@ -287,6 +316,9 @@ def replay_request(
         if disagree is not None:
             return _refused(request, disagree)
         relation = session.con.from_arrow(recomputed)
+    problem = _label_problem(request, recomputed if request.kind != "text" else None)
+    if problem is not None:
+        return _refused(request, problem)
     try:
         result = _call(session, request, relation)
     except ValueError as exc:

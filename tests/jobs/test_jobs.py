@@ -409,3 +409,20 @@ for name in os.listdir("."):
     job_id, state = _submit(jnode, tmp_path, code)
     assert state is JobState.BLOCKED
     assert read_job(jnode.settings, job_id).outputs == ()
+
+
+def test_labels_the_job_chose_cannot_carry_values(jnode: JobNode, tmp_path: Path) -> None:
+    code = """
+from joinedup import research
+pid = research.sql("SELECT min(person_id) FROM view__secondary__person").fetchone()[0]
+people = "SELECT person_id, sex FROM view__secondary__person"
+research.table("levels_leak", people, by=["sex"], levels={"sex": ["F", "M", "U", pid]})
+research.table("t_" + pid[:12], people, by=["sex"])
+research.table("levels_fine", people, by=["sex"], levels={"sex": ["F", "M", "U", "X"]})
+"""
+    job_id, state = _submit(jnode, tmp_path, code)
+    assert state is JobState.FINISHED
+    outputs = read_job(jnode.settings, job_id).outputs
+    assert [o.status for o in outputs] == ["refused", "refused", "released"]
+    assert "declared level" in outputs[0].reasons[0]
+    assert "name looks like it holds data" in outputs[1].reasons[0]
