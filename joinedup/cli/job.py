@@ -3,7 +3,8 @@
 ``job run JOBDIR --synthetic`` runs on the researcher's own machine against a synthetic twin
 file: no node is involved, so nothing is decided (the twin's download was). Every other command
 acts on a node and is decided by ``joinedup.govern.decide`` as the ``--as`` actor first:
-``submit`` as ``run_job`` under the job's project, ``status`` and ``outputs`` as ``read_job``.
+``submit`` as ``run_job`` under the job's project, ``status`` and ``outputs`` as ``read_job``,
+``log`` (the job's printout, for node staff) as ``administer_node``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from joinedup.cli.gate import authorise
 from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import UsageError
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, Resource, ResourceKind, decide
 from joinedup.jobs import JobRecord, JobState, find_job, read_job, run_synthetic, submit_job
+from joinedup.jobs.runner import job_folder
 from joinedup.outputs.node import release_dir
+from joinedup.research.spool import VIOLATIONS_FILE
 
 console = Console()
 app = typer.Typer(
@@ -166,3 +170,24 @@ def job_outputs(
     released = release_dir(settings, record.project_id or "")
     if not json_output and any(o.files for o in record.outputs):
         console.print(f"released files in {released}")
+
+
+@app.command("log")
+def job_log(
+    node: NodeArg,
+    job_id: JobIdArg,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Node staff only: the job's own printout and the sandbox's record of blocked actions.
+    It may hold row values, so it is never released to the researcher."""
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name=job_id)
+    folder = job_folder(settings, job_id)
+    log = folder / "child.log"
+    if not log.is_file():
+        raise UsageError(f"job {job_id} has no log (it was refused before it ran, or is unknown)")
+    console.print(log.read_text(encoding="utf-8", errors="replace"), markup=False)
+    violations = folder / "spool" / VIOLATIONS_FILE
+    if violations.is_file() and violations.read_bytes().strip():
+        console.print("[bold]blocked by the sandbox:[/]")
+        console.print(violations.read_text(encoding="utf-8", errors="replace"), markup=False)

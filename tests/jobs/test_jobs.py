@@ -260,6 +260,9 @@ research.text("rows.csv", "person_id,sex\\n" + "\\n".join(f"{r[0]},{r[1]}" for r
     assert released and not any(pid in released for pid in ids)
     log = (jnode.settings.root / "jobs" / job_id / "child.log").read_text()
     assert any(pid in log for pid in ids)  # kept in the node for its staff, not released
+    node = str(jnode.settings.root)
+    assert main(["job", "log", node, job_id, "--as", "res-1"], {}) == 3  # not for researchers
+    assert main(["job", "log", node, job_id], {}) == 0  # the node administrator
 
 
 def test_rows_not_made_by_sql_on_the_view_are_refused(jnode: JobNode, tmp_path: Path) -> None:
