@@ -189,6 +189,11 @@ print("node:", os.path.exists({str(node)!r}))
 local = fs.LocalFileSystem()
 print("beside the node:", local.get_file_info({str(node.parent)!r}).type.name)
 print("vault:", local.get_file_info({str(jnode.settings.vault_path)!r}).type.name)
+try:
+    open({str(Path(sandbox_module.__file__).parent / "_probe")!r}, "w")
+    print("joinedup: writable")
+except OSError as exc:
+    print("joinedup: errno", exc.errno)
 """
     work = tmp_path / "work"
     work.mkdir()
@@ -202,6 +207,7 @@ print("vault:", local.get_file_info({str(jnode.settings.vault_path)!r}).type.nam
         "node: False",
         "beside the node: NotFound",
         "vault: NotFound",
+        "joinedup: errno 30",  # read-only: the code cannot change the platform it runs on
     ]
 
 
