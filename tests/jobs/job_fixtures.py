@@ -31,7 +31,7 @@ from joinedup.model import Purpose
 from joinedup.simulate import SimulationSpec, simulate_district
 
 TODAY = datetime.now(UTC).date()
-PEOPLE = 1_500
+PEOPLE = 600
 SEED = 11
 PERSON_VIEW = "view__secondary__person"
 APPROVED = ("sex", "imd_decile", "n_records", "birth_month")
