@@ -108,9 +108,10 @@ class Conflict:
     releases: tuple[str, ...]  # the releases whose cells bound it
 
     def describe(self) -> str:
+        # never the range or the count: telling the requester them would be the disclosure
         return (
-            f"{self.target}: a group of fewer than the threshold could be narrowed to "
-            f"[{self.low:g}, {self.high:g}] using releases {', '.join(self.releases)}"
+            f"{self.target.split(' ')[0]}: a group under the threshold could be pinned down "
+            f"with releases {', '.join(self.releases)}"
         )
 
 

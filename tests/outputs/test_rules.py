@@ -269,3 +269,14 @@ def test_release_files_never_hold_suppressed_values(
     out = s.table("la_by_sen", s.con.sql("SELECT * FROM pupils"), by=["la", "sen"])
     text = out.files[0].read_text()
     assert "LA4,E,[suppressed]" in text and "LA4,N,[suppressed]" in text
+
+
+def test_a_refusal_never_tells_the_small_count(session_for: SessionFactory) -> None:
+    s = session_for("opensafely")  # refuses on conflict (no perturbation)
+    s.table("all", s.con.sql("SELECT * FROM pupils"), by=["la"])
+    out = s.table(
+        "but_one", s.con.sql("SELECT * FROM pupils WHERE person_id <> 'P00045'"), by=["la"]
+    )
+    assert out.status == "refused" and out.reasons[0].startswith("differencing")
+    text = " ".join(out.reasons)
+    assert "[" not in text and "range" not in text  # no range, no count of the group
