@@ -33,12 +33,12 @@ from typing import Any
 import duckdb
 
 from joinedup.config import NodeSettings
-from joinedup.errors import AccessDenied, UsageError
+from joinedup.errors import AccessDenied, ConfigError, JoinedupError, UsageError
 from joinedup.govern import Action, Resource, ResourceKind, decide
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import get_project, record_release
 from joinedup.jobs.replay import ReplayedOutput, open_project_view, replay_request
-from joinedup.jobs.sandbox import SandboxResult, run_sandboxed
+from joinedup.jobs.sandbox import SandboxResult, isolation_problem, run_sandboxed
 from joinedup.jobs.spec import JOB_FILE, JobSpec, load_job
 from joinedup.jobs.view import build_project_view
 from joinedup.model import DataLevel, Purpose
@@ -59,6 +59,7 @@ class JobState(StrEnum):
     BLOCKED = "blocked"  # the sandbox blocked an action: nothing is released
     FAILED = "failed"  # the code raised: nothing is released
     KILLED = "killed"  # a time, CPU or memory limit ended it: nothing is released
+    RUNNING = "running"  # submitted and allowed; not finished yet
     FINISHED = "finished"  # ran to the end; its outputs went through disclosure control
 
 
@@ -420,23 +421,32 @@ def submit_job(
     shutil.copyfile(spec.entry, folder / "code" / spec.entry.name)
     shutil.copyfile(spec.folder / JOB_FILE, folder / "code" / JOB_FILE)
     view_db = folder / "project.duckdb"
-    _step(progress, "building the project view", 1)
-    build_project_view(
-        source=settings.store_path,
-        views=spec.views,
-        target=view_db,
-        config=settings.duckdb_config(),
-    )
-    _write_record(folder, replace(record, state=JobState.FAILED, reason="running"))
-    _step(progress, "running the job (sandboxed)", 2)
-    result, spool = _execute(
-        spec,
-        view_db=view_db,
-        log=folder / "child.log",
-        spool_home=folder / "spool",
-        hide=(settings.root,),
-        require_isolation=True,
-    )
+    problem = isolation_problem()
+    if problem is not None:  # before any data is copied
+        reason = f"the job sandbox is unavailable on this node ({problem})"
+        _write_record(folder, replace(record, state=JobState.FAILED, reason=reason))
+        raise ConfigError(f"{reason}; jobs are refused rather than run without isolation")
+    _write_record(folder, replace(record, state=JobState.RUNNING, reason="running"))
+    try:
+        _step(progress, "building the project view", 1)
+        build_project_view(
+            source=settings.store_path,
+            views=spec.views,
+            target=view_db,
+            config=settings.duckdb_config(),
+        )
+        _step(progress, "running the job (sandboxed)", 2)
+        result, spool = _execute(
+            spec,
+            view_db=view_db,
+            log=folder / "child.log",
+            spool_home=folder / "spool",
+            hide=(settings.root,),
+            require_isolation=True,
+        )
+    except JoinedupError as exc:
+        _write_record(folder, replace(record, state=JobState.FAILED, reason=str(exc)))
+        raise
     violations = read_requests(spool).violations
     state, reason = _outcome(result, violations)
     record = replace(

@@ -310,8 +310,14 @@ def test_without_the_sandbox_a_job_is_refused_not_run_unconfined(
 ) -> None:
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
     folder = write_job(tmp_path / "job", jnode.project_id, TABLE_AND_SUMMARY)
+    jobs = jnode.settings.root / "jobs"
+    jobs.mkdir(exist_ok=True)
+    before = set(jobs.iterdir())
     with pytest.raises(ConfigError, match="sandbox is unavailable"):
         submit_job(jnode.settings, folder, "res-1")
+    (new,) = set(jobs.iterdir()) - before
+    assert read_job(jnode.settings, new.name).state is JobState.FAILED
+    assert not (new / "project.duckdb").exists()  # refused before any data was copied
 
 
 def test_the_synthetic_run_writes_checked_outputs_to_the_job_folder(
