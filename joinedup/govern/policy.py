@@ -208,6 +208,14 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             "independent checkers, never the requester)",
         ),
         AdminRule(
+            action=Action.READ_JOB,
+            roles=frozenset(
+                {Role.RESEARCHER, Role.NODE_ANALYST, Role.OUTPUT_CHECKER, Role.NODE_ADMIN}
+            ),
+            why="a job's status and checked outputs are seen by the members of its project "
+            "(researchers and analysts must be named on it), output checkers and the node",
+        ),
+        AdminRule(
             action=Action.READ_PUBLIC,
             roles=frozenset(Role),
             why="public information is open to everyone",
