@@ -143,6 +143,7 @@ class OutputSession:
         kind: str = "table",
     ) -> OutputResult:
         """A frequency table of distinct people per cell (one or two dimensions, with margins)."""
+        self._check_name_free(name)
         if not 1 <= len(by) <= 2:
             raise UsageError("a table has one or two dimensions; cross more by filtering")
         definition = _definition(relation)
@@ -165,6 +166,7 @@ class OutputSession:
         statistic: str = "mean",
     ) -> OutputResult:
         """Sum, mean or median of ``value`` per cell (per-person totals; dominance checked)."""
+        self._check_name_free(name)
         try:
             stat = Statistic(statistic)
         except ValueError:
@@ -348,6 +350,7 @@ class OutputSession:
         categorical: list[str] = [],  # noqa: B006 - read only
         family: str = "ols",
     ) -> OutputResult:
+        self._check_name_free(name)
         from joinedup.outputs.models import check_and_fit
 
         fit = check_and_fit(
@@ -451,6 +454,7 @@ class OutputSession:
     ) -> OutputResult:
         """Counts in fixed bins (open-ended at both extremes), checked as a table; the figure is
         drawn from the released table only."""
+        self._check_name_free(name)
         if image.lower() != "png":
             raise DisclosureBlocked(
                 f"{image} figures are refused (SVG can carry anything); use png"
@@ -488,6 +492,7 @@ class OutputSession:
     def survival(
         self, name: str, relation: duckdb.DuckDBPyRelation, *, time: str, event: str
     ) -> OutputResult:
+        self._check_name_free(name)
         from joinedup.outputs.survival import kaplan_meier
 
         km = kaplan_meier(relation, time=time, event=event, profile=self.profile)
@@ -519,6 +524,7 @@ class OutputSession:
     # ------------------------------------------------------------------ free text and files
     def text(self, name: str, content: str | bytes, *, why: str = "free text") -> OutputResult:
         """Free text or a file: type allowlist, scanners, then two independent checkers."""
+        self._check_name_free(name)
         suffix = check_suffix(name)
         reasons = [f"filename: {f.describe()}" for f in scan_filename(name)]
         if suffix == ".png":
@@ -672,6 +678,14 @@ class OutputSession:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             (folder / name).write_bytes(data)
+
+    def _check_name_free(self, name: str) -> None:
+        """Refuse a name the release folder already holds before anything is computed or
+        written to the ledger (a release that cannot be written must leave no ledger row)."""
+        if self.release_dir.is_dir() and any(
+            p.name == name or p.name.startswith(f"{name}.") for p in self.release_dir.iterdir()
+        ):
+            raise UsageError(f"an output named {name!r} is already released; give it another name")
 
     def _release(
         self,

@@ -280,3 +280,18 @@ def test_a_refusal_never_tells_the_small_count(session_for: SessionFactory) -> N
     assert out.status == "refused" and out.reasons[0].startswith("differencing")
     text = " ".join(out.reasons)
     assert "[" not in text and "range" not in text  # no range, no count of the group
+
+
+def test_a_name_already_released_is_refused_before_the_ledger_records_it(
+    session_for: SessionFactory,
+) -> None:
+    s = session_for()
+    first = s.table("by_la", s.con.sql("SELECT * FROM pupils"), by=["la"])
+    assert first.is_released
+    before = s.con.execute("SELECT count(*) FROM ledger.out__releases").fetchone()
+    with pytest.raises(UsageError, match="already released"):
+        s.table("by_la", s.con.sql("SELECT * FROM pupils"), by=["la"])
+    with pytest.raises(UsageError, match="already released"):
+        s.summary("by_la", s.con.sql("SELECT * FROM pupils"), by=["la"], value="score")
+    after = s.con.execute("SELECT count(*) FROM ledger.out__releases").fetchone()
+    assert before == after
