@@ -33,3 +33,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(govern.alert_app, name="alert")
     app.add_typer(source.app, name="source")
     app.add_typer(link.app, name="link")
+    from joinedup.cli import synth
+
+    app.add_typer(synth.app, name="synth")
