@@ -45,6 +45,7 @@ class CartStep:
     strata: str | None = None
     when: Condition | None = None
     categorical: bool | None = None  # None: inferred from the key's dtype
+    orphans_from_all: bool = True  # a stratum no real row holds: draw from all (else NULL)
 
 
 @dataclass(slots=True)
@@ -133,7 +134,9 @@ class CartSynthesiser:
         if step.strata is None:
             groups: list[tuple[np.ndarray, np.ndarray]] = [(real_rows, synth_rows)]
         else:
-            groups = self._strata_groups(real, synth, step.strata, real_rows, synth_rows)
+            groups = self._strata_groups(
+                real, synth, step.strata, real_rows, synth_rows, step.orphans_from_all
+            )
         donors = np.full(len(synth), -1, dtype=np.int64)
         for real_mask, synth_mask in groups:
             r_idx = np.flatnonzero(real_mask)
@@ -156,6 +159,7 @@ class CartSynthesiser:
         strata: str,
         real_rows: np.ndarray,
         synth_rows: np.ndarray,
+        orphans_from_all: bool,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         real_key = real[strata].astype("string").fillna("<NA>").to_numpy()
         synth_key = synth[strata].astype("string").fillna("<NA>").to_numpy()
@@ -163,9 +167,9 @@ class CartSynthesiser:
         groups = [
             (real_rows & (real_key == k), synth_rows & (synth_key == k)) for k in sorted(known)
         ]
-        # a stratum no real row holds draws from all real rows of the step
+        # a stratum no real row holds draws from all real rows of the step, or stays NULL
         orphan = synth_rows & ~np.isin(synth_key, list(known))
-        if orphan.any():
+        if orphan.any() and orphans_from_all:
             groups.append((real_rows, orphan))
         return groups
 

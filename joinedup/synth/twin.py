@@ -283,6 +283,9 @@ def _event_steps(spec: EventTableSpec, columns: list[str]) -> list[CartStep]:
             block=(spec.anchor, "_age_days", *spec.school),
             strata="cohort",
             predictors=(*context, *flags),
+            # no real row of this table in the child's birth cohort: the row is implausible
+            # (a school record for a baby) and is dropped
+            orphans_from_all=False,
         )
     ]
     if spec.block:
@@ -349,7 +352,7 @@ def _finish_events(
     schema: list[tuple[str, str]],
 ) -> pd.DataFrame:
     """Apply the rules: anchor not before birth, dates from offsets, derived columns, ids."""
-    out = frame.copy()
+    out = frame[frame[spec.anchor].notna()].copy()
     birth = birth_start_days(person["birth_idx"]).to_numpy()[out["_owner"].to_numpy()]
     anchor = out[spec.anchor].to_numpy(dtype="float64")
     age = out["_age_days"].fillna(0).clip(lower=0).to_numpy(dtype="float64")
