@@ -4,8 +4,9 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage] [--people N] [--seed S] [--keep]``; with no
-``--only`` it runs the spine and then the linkage benchmark (``bench/linkage.py``).
+Usage: ``python -m bench.run [--only spine|linkage|synth] [--people N] [--seed S] [--keep]``;
+with no ``--only`` it runs the spine and then the linkage benchmark (``bench/linkage.py``);
+``--only synth`` runs the synthetic twin benchmark (``bench/synth.py``, its own options).
 """
 
 from __future__ import annotations
@@ -168,9 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
-        "--only", choices=("spine", "linkage"), help="run one benchmark (default: both)"
+        "--only",
+        choices=("spine", "linkage", "synth"),
+        help="run one benchmark (default: spine and linkage)",
     )
-    ns = parser.parse_args(argv)
+    ns, rest = parser.parse_known_args(argv)
+    if ns.only == "synth":
+        from bench import synth
+
+        # the synthetic twin's own options (--people defaults to 20,000 there)
+        people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
+        return synth.main([*people, *rest])
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if ns.only != "linkage":
         bench_spine_main(ns)
     if ns.only != "spine":
