@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -215,3 +216,93 @@ def test_cli_make_and_download_are_governed(built: Built, tmp_path: Path) -> Non
         "('make_synthetic', 'download_synthetic') ORDER BY seq"
     ).fetchall()
     assert rows == [("make_synthetic", "allow"), ("download_synthetic", "deny")]
+
+
+def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from joinedup.govern import LOCAL_OPERATOR, Actor, Organisation, OrgKind, Role
+    from joinedup.govern.actors import add_actor
+    from joinedup.govern.database import open_govern
+    from joinedup.govern.projects import (
+        ProjectSpec,
+        Review,
+        Setting,
+        apply_project,
+        countersign_project,
+        review_project,
+    )
+    from joinedup.model import Purpose
+
+    today = date.today()
+    uni = Organisation(org_id="uni", kind=OrgKind.VCSE, name="a university")
+    home = Organisation(org_id="node", kind=OrgKind.NODE, name="this node")
+
+    def person(actor_id: str, role: Role, **extra: object) -> Actor:
+        return Actor(
+            actor_id=actor_id,
+            display_name=actor_id,
+            role=role,
+            org=uni if role is Role.RESEARCHER else home,
+            accredited_until=today + timedelta(days=400) if role is Role.RESEARCHER else None,
+            ig_training_on=today - timedelta(days=30),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    actors = {
+        a.actor_id: a
+        for a in (
+            person("syn-res", Role.RESEARCHER),
+            person("syn-other", Role.RESEARCHER),
+            person("syn-lay", Role.DAC_MEMBER, is_lay=True),
+            person("syn-dac", Role.DAC_MEMBER),
+        )
+    }
+    spec = ProjectSpec(
+        title="Trying an analysis on the twin",
+        purpose=Purpose.RESEARCH,
+        members=("syn-res",),
+        lay_summary="Write the code on invented data first.",
+        public_benefit="Analyses ready before anyone touches real records.",
+        legal_basis="6(1)(e)+9(2)(j)+s251",
+        datasets=("view__secondary__person",),
+        variables=("view__secondary__person.sex",),
+        cohort="every child",
+        setting=Setting.SYNTHETIC,
+        outputs="none: code development only",
+        expires_on=today + timedelta(days=300),
+    )
+    with open_govern(built.node) as con:
+        for actor in actors.values():
+            add_actor(con, actor)
+        project = apply_project(
+            con, spec, applicant=actors["syn-res"], members=[actors["syn-res"]], today=today
+        )
+        for reviewer in ("syn-lay", "syn-dac"):
+            review_project(
+                con,
+                project.project_id,
+                reviewer=actors[reviewer],
+                decision=Review.APPROVE,
+                conditions=None,
+                today=today,
+            )
+        countersign_project(con, project.project_id, signer=LOCAL_OPERATOR, today=today)
+    node = str(built.node.root)
+    twin_id = "T-download"
+    shutil.copytree(built.twin_dir, built.node.root / "synth" / twin_id)
+    base = ["synth", "download", node, twin_id, "--project", project.project_id]
+    assert main([*base, "--to", str(tmp_path / "a"), "--as", "syn-res"], {}) == 0
+    taken = tmp_path / "a" / twin_id
+    assert (taken / "twin.duckdb").is_file() and (taken / "report.html").is_file()
+    assert main([*base, "--to", str(tmp_path / "b"), "--as", "syn-other"], {}) == 3
+    assert not (tmp_path / "b").exists()
+    con = duckdb.connect(str(built.node.root / "govern.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT actor_id, outcome, project_id FROM audit__events "
+        "WHERE action = 'download_synthetic' AND actor_id LIKE 'syn-%' ORDER BY seq"
+    ).fetchall()
+    assert rows == [
+        ("syn-res", "allow", project.project_id),
+        ("syn-other", "deny", project.project_id),
+    ]
