@@ -133,7 +133,7 @@ import json, sys, time, resource
 import pandas as pd
 from sdv.metadata import Metadata
 from sdv.single_table import GaussianCopulaSynthesizer
-train = pd.read_parquet(sys.argv[1])
+train = pd.read_csv(sys.argv[1])
 meta = Metadata.detect_from_dataframe(train)
 t0 = time.perf_counter()
 synth = GaussianCopulaSynthesizer(meta)
@@ -142,7 +142,7 @@ fit = time.perf_counter() - t0
 t0 = time.perf_counter()
 out = synth.sample(int(sys.argv[3]))
 sample = time.perf_counter() - t0
-out.to_parquet(sys.argv[2])
+out.to_csv(sys.argv[2], index=False)
 import sdv
 print(json.dumps({"fit_seconds": fit, "sample_seconds": sample, "sdv": sdv.__version__}))
 """
@@ -152,19 +152,28 @@ def run_peer(store: Path, seed: int, work: Path) -> dict[str, Any]:
     """SDV GaussianCopula on the twin's person-level training table, in its own venv."""
     if not PEER_PYTHON.exists():
         return {"ran": False, "why": f"{PEER_PYTHON.relative_to(ROOT)} not installed"}
+    probe = subprocess.run(
+        [str(PEER_PYTHON), "-c", "import sdv, pandas; print(sdv.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"ran": False, "why": f"{PEER_PYTHON.relative_to(ROOT)} cannot import sdv: {last}"}
     import pandas as pd
 
     from joinedup.synth.twin import read_store
 
     real = read_store(store, seed=seed, holdout=0.2)
     train = real.person[real.person["person_id"].isin(real.train_ids)].drop(columns="person_id")
-    src, dst = work / "peer_train.parquet", work / "peer_synth.parquet"
-    train.to_parquet(src)
+    src, dst = work / "peer_train.csv", work / "peer_synth.csv"
+    train.to_csv(src, index=False)
     script = work / "peer.py"
     script.write_text(PEER_SCRIPT)
     run = measure([str(PEER_PYTHON), str(script), str(src), str(dst), str(len(real.person))])
     stats = json.loads(run.pop("stdout").strip().splitlines()[-1])
-    peer = pd.read_parquet(dst)
+    peer = pd.read_csv(dst, dtype={"is_eal": "string", "sex": "string"})
     return {"ran": True, **stats, "process": run, "odds_ratios": person_level_ors(peer)}
 
 
@@ -203,9 +212,13 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
     peer = run_peer(node / "store.duckdb", seed, work)
     if peer.get("ran"):
         person_level["peer_gaussian_copula"] = peer["odds_ratios"]
-        peer["time_ratio_peer_over_twin"] = round(
-            (peer["fit_seconds"] + peer["sample_seconds"]) / make["wall_seconds"], 3
+        peer_s = peer["fit_seconds"] + peer["sample_seconds"]
+        # like for like: the twin's person-level step fits and samples the same table
+        person_s = (report.get("timings_s") or {}).get("persons")
+        peer["seconds_peer_over_twin_person_step"] = (
+            round(peer_s / person_s, 3) if person_s else None
         )
+        peer["seconds_peer_over_whole_twin_make"] = round(peer_s / make["wall_seconds"], 3)
     privacy = report["privacy"]
     result = {
         "people_simulated": people,
