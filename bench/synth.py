@@ -129,21 +129,22 @@ def person_level_ors(frame: Any) -> dict[str, float | None]:
 
 
 PEER_SCRIPT = r"""
-import json, sys, time, resource
+import json, sys, time
 import pandas as pd
+import sdv
 from sdv.metadata import Metadata
 from sdv.single_table import GaussianCopulaSynthesizer
+# SDV 2.0: metadata from a dict of frames; fit and sample take and return dicts
 train = pd.read_csv(sys.argv[1])
-meta = Metadata.detect_from_dataframe(train)
+meta = Metadata.detect_from_dataframes({"persons": train})
 t0 = time.perf_counter()
 synth = GaussianCopulaSynthesizer(meta)
-synth.fit(train)
+synth.fit({"persons": train})
 fit = time.perf_counter() - t0
 t0 = time.perf_counter()
 out = synth.sample(int(sys.argv[3]))
 sample = time.perf_counter() - t0
-out.to_csv(sys.argv[2], index=False)
-import sdv
+(out["persons"] if isinstance(out, dict) else out).to_csv(sys.argv[2], index=False)
 print(json.dumps({"fit_seconds": fit, "sample_seconds": sample, "sdv": sdv.__version__}))
 """
 
@@ -171,7 +172,10 @@ def run_peer(store: Path, seed: int, work: Path) -> dict[str, Any]:
     train.to_csv(src, index=False)
     script = work / "peer.py"
     script.write_text(PEER_SCRIPT)
-    run = measure([str(PEER_PYTHON), str(script), str(src), str(dst), str(len(real.person))])
+    try:
+        run = measure([str(PEER_PYTHON), str(script), str(src), str(dst), str(len(real.person))])
+    except SystemExit as failed:  # the peer failing must not lose the twin's measurements
+        return {"ran": False, "why": f"the peer failed: {failed}"}
     stats = json.loads(run.pop("stdout").strip().splitlines()[-1])
     peer = pd.read_csv(dst, dtype={"is_eal": "string", "sex": "string"})
     return {"ran": True, **stats, "process": run, "odds_ratios": person_level_ors(peer)}
@@ -251,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="simulator and twin seed")
     parser.add_argument("--node", type=Path, help="use this refreshed node instead of building")
     parser.add_argument("--keep", action="store_true", help="keep the extracts afterwards")
+    parser.add_argument(
+        "--results", default="synth.json", help="file name under bench/results (synth.json)"
+    )
     ns = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
@@ -264,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **bench_synth(ns.people, ns.seed, ns.node, ns.keep),
     }
-    out = RESULTS / "synth.json"
+    out = RESULTS / ns.results
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     t = result["targets"]
     print(f"[bench] wrote {out.relative_to(ROOT)}")

@@ -607,18 +607,19 @@ def build_quality_report(
     hold_mean = float(np.mean([c["holdout"] for c in columns]))
     effects = effects_report(real_con, twin_con)
     privacy = privacy_report(data, twin_wide, seed)
+    pairs = pair_fidelity(train_wide, twin_wide)
     return {
         "summary": {
             "column_fidelity": round(1 - twin_mean, 4),
             "column_fidelity_holdout": round(1 - hold_mean, 4),
-            "pair_fidelity": None,
+            "pair_fidelity": None if pairs["score"] is None else round(pairs["score"], 4),
             "effects_within_tolerance": sum(bool(e["within_tolerance"]) for e in effects),
             "effects": len(effects),
             "mia_auc": privacy.get("mia_auc"),
             "exact_copy_share": privacy.get("exact_copy_share"),
         },
         "column_fidelity": columns,
-        "pair_fidelity": pair_fidelity(train_wide, twin_wide),
+        "pair_fidelity": pairs,
         "effects": effects,
         "timelines": {"real": timeline_checks(real_con), "twin": timeline_checks(twin_con)},
         "rows_per_person": rows_per_person(real_con, twin_con),

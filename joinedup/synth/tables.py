@@ -13,7 +13,9 @@ Event rows are then drawn per synthetic person, conditioned on that person's row
   goals);
 - other dates are offsets in days from the anchor (an end never precedes its start);
 - ``group_id``: a source id grouping rows of one child (``cin_details_id``), replaced by fresh ids;
-- ``derived``: computed after sampling, never drawn (rates, lengths of stay, ages at review).
+- ``derived``: computed after sampling, never drawn (rates, ages at review, zones, BMI);
+- ``by_age``: for events timed by age (the 2-year review), the anchor is the person's month of
+  birth plus the donor's age at the event, and rows past the real data's last date are dropped.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class EventTableSpec:
     block_key: str | None = None  # the tree's target for the block (default: its first column)
     group_id: str | None = None
     derived: tuple[str, ...] = ()
+    by_age: bool = False  # the anchor is birth + the donor's age at the event (age-timed events)
 
     @property
     def short(self) -> str:
@@ -122,6 +125,7 @@ EVENT_TABLES: tuple[EventTableSpec, ...] = (
         ),
         block_key="domains_below",
         derived=("age_months",),
+        by_age=True,
     ),
     EventTableSpec(
         name="store__ncmp",
@@ -132,15 +136,22 @@ EVENT_TABLES: tuple[EventTableSpec, ...] = (
     ),
     EventTableSpec(name="store__gp_registration", anchor="registration_start"),
     EventTableSpec(name="store__gp_event", anchor="event_date"),
-    # length of stay is drawn, not derived: birth episodes keep only the month of their dates
-    EventTableSpec(name="store__admission", anchor="admidate"),
+    # length of stay is drawn, not derived: birth episodes keep only the month of their dates;
+    # the episode's dates come from one donor, so they stay in order
+    EventTableSpec(
+        name="store__admission",
+        anchor="admidate",
+        block=("epistart", "epiend", "disdate", "length_of_stay_days", "opdate_01"),
+    ),
     EventTableSpec(
         name="store__social_care_episode", anchor="start_date", group_id="cin_details_id"
     ),
     EventTableSpec(name="store__cla_episode", anchor="start_date"),
     EventTableSpec(name="store__missing_episode", anchor="start_date"),
     EventTableSpec(name="store__police_event", anchor="reported_date"),
-    EventTableSpec(name="store__housing", anchor="approach_date"),
+    EventTableSpec(
+        name="store__housing", anchor="approach_date", block=("ta_start", "ta_end", "ta_type")
+    ),
 )
 
 PERSON_TABLE = "store__person"

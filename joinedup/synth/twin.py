@@ -332,6 +332,7 @@ def synthesise(
         else:
             for c in [*columns, "_age_days"]:
                 frame[c] = pd.Series(dtype=real_rows[c].dtype if c in real_rows else "float64")
+        frame["_horizon"] = real_rows[spec.anchor].max() if len(real_rows) else np.nan
         events[spec.name] = frame
         seconds[spec.short] = time.perf_counter() - tick
     if progress:
@@ -357,8 +358,11 @@ def _finish_events(
     anchor = out[spec.anchor].to_numpy(dtype="float64")
     age = out["_age_days"].fillna(0).clip(lower=0).to_numpy(dtype="float64")
     early = anchor < birth
-    anchor = np.where(early, birth + age, anchor)
+    anchor = np.where(early | spec.by_age, birth + age, anchor)
     out[spec.anchor] = anchor
+    if spec.by_age:  # an age-timed event past the data's last date has not happened yet
+        out = out[out[spec.anchor] <= out["_horizon"]]
+        birth = birth_start_days(person["birth_idx"]).to_numpy()[out["_owner"].to_numpy()]
     for name, kind in schema:
         if kind == "DATE" and name != spec.anchor:
             out[name] = out[spec.anchor] + out[name]

@@ -170,6 +170,7 @@ def test_report_numbers_are_computed(built: Built) -> None:
     summary = report["summary"]
     assert isinstance(summary, dict)
     assert 0.8 < summary["column_fidelity"] <= 1.0
+    assert 0.8 < summary["pair_fidelity"] <= 1.0
     effects = report["effects"]
     assert isinstance(effects, list) and len(effects) == len(EFFECTS)
     assert all(e["real"]["odds_ratio"] and e["twin"]["odds_ratio"] for e in effects)
@@ -211,10 +212,13 @@ def test_cli_make_and_download_are_governed(built: Built, tmp_path: Path) -> Non
     assert code == 3
     assert not (tmp_path / twins[0].name).exists()
     con = duckdb.connect(str(built.node.root / "govern.duckdb"), read_only=True)
-    rows = con.execute(
-        "SELECT action, outcome FROM audit__events WHERE action IN "
-        "('make_synthetic', 'download_synthetic') ORDER BY seq"
-    ).fetchall()
+    try:
+        rows = con.execute(
+            "SELECT action, outcome FROM audit__events WHERE action IN "
+            "('make_synthetic', 'download_synthetic') ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()  # the next test writes to the governance database
     assert rows == [("make_synthetic", "allow"), ("download_synthetic", "deny")]
 
 
@@ -298,10 +302,13 @@ def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_pa
     assert main([*base, "--to", str(tmp_path / "b"), "--as", "syn-other"], {}) == 3
     assert not (tmp_path / "b").exists()
     con = duckdb.connect(str(built.node.root / "govern.duckdb"), read_only=True)
-    rows = con.execute(
-        "SELECT actor_id, outcome, project_id FROM audit__events "
-        "WHERE action = 'download_synthetic' AND actor_id LIKE 'syn-%' ORDER BY seq"
-    ).fetchall()
+    try:
+        rows = con.execute(
+            "SELECT actor_id, outcome, project_id FROM audit__events "
+            "WHERE action = 'download_synthetic' AND actor_id LIKE 'syn-%' ORDER BY seq"
+        ).fetchall()
+    finally:
+        con.close()
     assert rows == [
         ("syn-res", "allow", project.project_id),
         ("syn-other", "deny", project.project_id),
