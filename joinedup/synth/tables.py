@@ -13,7 +13,7 @@ Event rows are then drawn per synthetic person, conditioned on that person's row
   goals);
 - other dates are offsets in days from the anchor (an end never precedes its start);
 - ``group_id``: a source id grouping rows of one child (``cin_details_id``), replaced by fresh ids;
-- ``derived``: computed after sampling, never drawn (rates, ages at review, zones, BMI);
+- ``derived``: computed after sampling, never drawn (rates, zones, BMI);
 - ``by_age``: for events timed by age (the 2-year review), the anchor is the person's month of
   birth plus the donor's age at the event, and rows past the real data's last date are dropped.
 """
@@ -124,7 +124,7 @@ EVENT_TABLES: tuple[EventTableSpec, ...] = (
             "domains_below",
         ),
         block_key="domains_below",
-        derived=("age_months",),
+        school=("age_months",),  # the donor's recorded age at review, with its date
         by_age=True,
     ),
     EventTableSpec(

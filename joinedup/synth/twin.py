@@ -374,7 +374,6 @@ def _finish_events(
             (rate >= 0.1).where(rate.notna()).map(lambda v: None if pd.isna(v) else str(v).lower())
         )
     if spec.name == "store__development_check":
-        out["age_months"] = np.floor((out[spec.anchor] - birth) / 30.4375)
         for d in ASQ_DOMAINS:
             score = out[f"asq_{d}"]
             cut = ASQ_CUTS[d]
