@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 
         # the synthetic twin's own options (--people defaults to 20,000 there)
         people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
-        return synth.main([*people, *rest])
+        seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
+        return synth.main([*people, *seed, *rest])
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if ns.only != "linkage":

@@ -161,6 +161,9 @@ def estimate_effect(con: duckdb.DuckDBPyConnection, spec: EffectSpec) -> dict[st
         return {"n": len(frame), "odds_ratio": None, "ci95": None}
     x, y, j = _design(frame, spec)
     beta, se = logistic_fit(x, y)
+    if not (np.isfinite(beta[j]) and np.isfinite(se[j])) or abs(beta[j]) > 15 or se[j] > 15:
+        # separation (a cell with no events) in a small population: no finite estimate
+        return {"n": len(frame), "odds_ratio": None, "ci95": None, "why": "not estimable"}
     return {
         "n": len(frame),
         "odds_ratio": float(math.exp(beta[j])),

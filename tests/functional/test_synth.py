@@ -207,6 +207,10 @@ def test_cli_make_and_download_are_governed(built: Built, tmp_path: Path) -> Non
     assert code == 0
     twins = sorted((built.node.root / "synth").iterdir())
     assert len(twins) == 1 and (twins[0] / "twin.duckdb").is_file()
+    before = (twins[0] / "report.json").stat().st_mtime_ns
+    assert main(["synth", "report", node, twins[0].name, "--json"], {}) == 0
+    assert (twins[0] / "report.json").stat().st_mtime_ns > before
+    assert main(["synth", "list", node, "--json"], {}) == 0
     # the node administrator has no research project: the download is refused and audited
     code = main(["synth", "download", node, twins[0].name, "--to", str(tmp_path)], {})
     assert code == 3
@@ -219,7 +223,12 @@ def test_cli_make_and_download_are_governed(built: Built, tmp_path: Path) -> Non
         ).fetchall()
     finally:
         con.close()  # the next test writes to the governance database
-    assert rows == [("make_synthetic", "allow"), ("download_synthetic", "deny")]
+    assert rows == [
+        ("make_synthetic", "allow"),  # make
+        ("make_synthetic", "allow"),  # report
+        ("make_synthetic", "allow"),  # list
+        ("download_synthetic", "deny"),
+    ]
 
 
 def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_path: Path) -> None:
