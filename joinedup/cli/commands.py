@@ -33,6 +33,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(govern.alert_app, name="alert")
     app.add_typer(source.app, name="source")
     app.add_typer(link.app, name="link")
+    from joinedup.cli import job, output
+
+    app.add_typer(output.app, name="output")
+    app.add_typer(job.app, name="job")
     from joinedup.cli import synth
 
     app.add_typer(synth.app, name="synth")
