@@ -322,3 +322,24 @@ def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_pa
         ("syn-res", "allow", project.project_id),
         ("syn-other", "deny", project.project_id),
     ]
+
+
+def test_a_job_runs_on_the_twin_unchanged(built: Built, tmp_path: Path) -> None:
+    """Lock 1: a researcher's job, written against the secondary views, runs on the twin."""
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "job.toml").write_text(
+        'project = "P0001"\nentry = "analysis.py"\n\n[views]\n'
+        'view__secondary__eyfsp = ["is_gld"]\nview__secondary__person = ["sex"]\n'
+    )
+    (job / "analysis.py").write_text(
+        "from joinedup import research\n"
+        "rows = research.sql(\n"
+        '    "SELECT p.person_id, p.sex, e.is_gld FROM view__secondary__person p "\n'
+        "    \"JOIN view__secondary__eyfsp e USING (person_id) WHERE p.sex IN ('F', 'M')\"\n"
+        ")\n"
+        'research.table("gld_by_sex", rows, by=["sex", "is_gld"])\n'
+    )
+    twin = built.twin_dir / "twin.duckdb"
+    assert main(["job", "run", str(job), "--synthetic", "--data", str(twin)], {}) == 0
+    assert (job / "outputs" / "gld_by_sex.csv").is_file()
