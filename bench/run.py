@@ -4,9 +4,10 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage|outputs] [--people N] [--seed S] [--keep]``;
-with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``) and the
-disclosure-control benchmark (``bench/outputs.py``).
+Usage: ``python -m bench.run [--only spine|linkage|outputs|synth] [--people N] [--seed S]
+[--keep]``; with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``)
+and the disclosure-control benchmark (``bench/outputs.py``); ``--only synth`` runs the synthetic
+twin benchmark (``bench/synth.py``, with its own options).
 """
 
 from __future__ import annotations
@@ -176,10 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
         "--only",
-        choices=("spine", "linkage", "outputs"),
-        help="run one benchmark (default: all)",
+        choices=("spine", "linkage", "outputs", "synth"),
+        help="run one benchmark (default: all but synth)",
     )
-    ns = parser.parse_args(argv)
+    ns, rest = parser.parse_known_args(argv)
+    if ns.only == "synth":
+        from bench import synth
+
+        # the synthetic twin's own options (--people defaults to 20,000 there)
+        people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
+        seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
+        return synth.main([*people, *seed, *rest])
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if ns.only in (None, "spine"):
         bench_spine_main(ns)
     if ns.only in (None, "linkage"):

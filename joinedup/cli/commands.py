@@ -37,3 +37,6 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(output.app, name="output")
     app.add_typer(job.app, name="job")
+    from joinedup.cli import synth
+
+    app.add_typer(synth.app, name="synth")

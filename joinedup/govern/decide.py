@@ -253,6 +253,10 @@ def _evaluate(
         return deny(
             f"a {actor.role.value} may not use {resource.level.value} data for {purpose.value}"
         )
+    if action is Action.DOWNLOAD_SYNTHETIC and (
+        resource.level is not DataLevel.L3_SYNTHETIC or resource.kind is not ResourceKind.SYNTHETIC
+    ):
+        return deny("download_synthetic takes a synthetic twin (L3) only")
     if action is Action.CONTACT and cell is not Verdict.CONTACT:
         return deny("a family's identity is released for contact only to a research project")
     if (

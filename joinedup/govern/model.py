@@ -74,6 +74,7 @@ class Action(StrEnum):
     READ = "read"  # read records or tables at a level
     RUN_JOB = "run_job"  # run approved code against L1 inside the node (double lock)
     CONTACT = "contact"  # release a child's identity so a project may contact the family
+    DOWNLOAD_SYNTHETIC = "download_synthetic"  # take a synthetic twin and its report (L3)
     # administrative actions
     ADMINISTER_NODE = "administer_node"  # init, status, ingest, refresh, quarantine
     MANAGE_ACTORS = "manage_actors"
@@ -90,9 +91,12 @@ class Action(StrEnum):
     REVIEW_OUTPUT = "review_output"  # an output checker's vote on a queued output
     READ_PUBLIC = "read_public"  # the transparency register, published statistics
     READ_JOB = "read_job"  # a job's status and checked outputs (members of its project, checkers)
+    MAKE_SYNTHETIC = "make_synthetic"  # synthesise a twin of the store, and its report
 
 
-DATA_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.RUN_JOB, Action.CONTACT})
+DATA_ACTIONS: frozenset[Action] = frozenset(
+    {Action.READ, Action.RUN_JOB, Action.CONTACT, Action.DOWNLOAD_SYNTHETIC}
+)
 
 
 class ResourceKind(StrEnum):

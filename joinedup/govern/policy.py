@@ -216,6 +216,12 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             "(researchers and analysts must be named on it), output checkers and the node",
         ),
         AdminRule(
+            action=Action.MAKE_SYNTHETIC,
+            roles=frozenset({Role.NODE_ANALYST, Role.NODE_ADMIN}),
+            why="node analysts and administrators make the synthetic twin (it reads the "
+            "secondary views inside the node) and its quality report",
+        ),
+        AdminRule(
             action=Action.READ_PUBLIC,
             roles=frozenset(Role),
             why="public information is open to everyone",

@@ -1,0 +1,216 @@
+"""Sequential CART synthesis (the synthpop method) on scikit-learn decision trees.
+
+A frame is synthesised one *step* at a time. Each step fits a decision tree on the real rows,
+predicting its key column from the columns synthesised before it (the predictors), drops every
+synthetic row down that tree, and gives it the values of a real **donor** row drawn at random
+from the same leaf (Reiter 2005; Nowok, Raab and Dibben 2016). A step may copy a *block* of
+columns from the donor (for example all the scores of one assessment, so a flag that is a rule
+over the scores stays true), and may be **stratified**: donors are then drawn only among real
+rows with the same value of the stratum column (so a school-year field is always drawn from
+children of the synthetic child's own birth cohort).
+
+Invariants:
+- values are only ever drawn from real rows of the same leaf (and stratum), never invented, so
+  every category and every range stays valid; a leaf holds at least ``min_leaf`` real rows, so
+  no synthetic value is tied to fewer than ``min_leaf`` real children by the tree;
+- missing values are data: a donor's NULL is copied like any value;
+- the same seed, data and steps give the same output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+Condition = Callable[[pd.DataFrame], "pd.Series[bool]"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CartStep:
+    """One synthesis step: ``block`` columns copied from a donor found through ``key``'s tree.
+
+    ``key`` defaults to the first column of ``block``. ``predictors`` are columns already present
+    in the synthetic frame (``None``: every column synthesised so far). ``strata``: a column
+    already present; donors share its value. ``when``: the step applies only to rows where it is
+    true (in the real rows and the synthetic ones); other rows get NULL.
+    """
+
+    block: tuple[str, ...]
+    key: str | None = None
+    predictors: tuple[str, ...] | None = None
+    strata: str | None = None
+    when: Condition | None = None
+    categorical: bool | None = None  # None: inferred from the key's dtype
+    orphans_from_all: bool = True  # a stratum no real row holds: draw from all (else NULL)
+
+
+@dataclass(slots=True)
+class Encoder:
+    """Turns mixed columns into a float matrix a tree can split (categories as frequency ranks,
+    NULL as NaN, which scikit-learn's trees route as a value of its own)."""
+
+    codes: dict[str, dict[object, int]] = field(default_factory=dict)
+
+    def column(self, name: str, values: pd.Series) -> np.ndarray:
+        if _is_numeric(values):
+            return values.astype("float64").to_numpy(na_value=np.nan)
+        if name not in self.codes:
+            counts = values.dropna().astype(str).value_counts()
+            self.codes[name] = {v: i for i, v in enumerate(sorted(counts.index, key=str))}
+        mapping = self.codes[name]
+        as_text = values.astype("string")
+        out = as_text.map(mapping).astype("float64").to_numpy(na_value=np.nan)
+        return out
+
+    def matrix(self, frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+        if not columns:
+            return np.zeros((len(frame), 0))
+        return np.column_stack([self.column(c, frame[c]) for c in columns])
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(values)) and not pd.api.types.is_bool_dtype(values)
+
+
+def _draw_from_leaves(
+    real_leaves: np.ndarray, synth_leaves: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """For each synthetic row, the index of a real row in the same leaf (uniformly)."""
+    order = np.argsort(real_leaves, kind="stable")
+    sorted_leaves = real_leaves[order]
+    start = np.searchsorted(sorted_leaves, synth_leaves, side="left")
+    stop = np.searchsorted(sorted_leaves, synth_leaves, side="right")
+    count = stop - start
+    # a synthetic row can only reach a leaf that holds real rows (the tree was fit on them)
+    pick = start + np.floor(rng.random(len(synth_leaves)) * np.maximum(count, 1)).astype(np.int64)
+    return np.asarray(order[np.minimum(pick, len(order) - 1)])
+
+
+@dataclass(slots=True)
+class CartSynthesiser:
+    """Runs ``CartStep``s over a real frame to fill a synthetic frame."""
+
+    min_leaf: int = 10
+    seed: int = 0
+    encoder: Encoder = field(default_factory=Encoder)
+
+    def run(
+        self, real: pd.DataFrame, synth: pd.DataFrame, steps: Sequence[CartStep]
+    ) -> pd.DataFrame:
+        """Fill ``synth`` (which already holds any context columns) step by step."""
+        rng = np.random.default_rng(self.seed)
+        done: list[str] = [c for c in synth.columns if c in real.columns]
+        synth = synth.copy()
+        for step in steps:
+            self._step(real, synth, step, done, rng)
+            done.extend(c for c in step.block if c not in done)
+        return synth
+
+    def _step(
+        self,
+        real: pd.DataFrame,
+        synth: pd.DataFrame,
+        step: CartStep,
+        done: list[str],
+        rng: np.random.Generator,
+    ) -> None:
+        for col in step.block:
+            if _is_numeric(real[col]):
+                synth[col] = np.full(len(synth), np.nan)
+            else:
+                synth[col] = pd.Series([None] * len(synth), index=synth.index, dtype="object")
+        real_rows = np.ones(len(real), dtype=bool)
+        synth_rows = np.ones(len(synth), dtype=bool)
+        if step.when is not None:
+            real_rows = step.when(real).fillna(False).to_numpy(dtype=bool)
+            synth_rows = step.when(synth).fillna(False).to_numpy(dtype=bool)
+        if not real_rows.any() or not synth_rows.any():
+            return
+        predictors = [c for c in (step.predictors or done) if c not in step.block]
+        if step.strata is None:
+            groups: list[tuple[np.ndarray, np.ndarray]] = [(real_rows, synth_rows)]
+        else:
+            groups = self._strata_groups(
+                real, synth, step.strata, real_rows, synth_rows, step.orphans_from_all
+            )
+        donors = np.full(len(synth), -1, dtype=np.int64)
+        for real_mask, synth_mask in groups:
+            r_idx = np.flatnonzero(real_mask)
+            s_idx = np.flatnonzero(synth_mask)
+            if len(s_idx) == 0 or len(r_idx) == 0:
+                continue
+            donors[s_idx] = r_idx[self._donors(real, synth, step, predictors, r_idx, s_idx, rng)]
+        filled = donors >= 0
+        if not filled.any():
+            return
+        for col in step.block:
+            column = synth[col].to_numpy(copy=True)
+            column[filled] = real[col].to_numpy()[donors[filled]]
+            synth[col] = column
+
+    def _strata_groups(
+        self,
+        real: pd.DataFrame,
+        synth: pd.DataFrame,
+        strata: str,
+        real_rows: np.ndarray,
+        synth_rows: np.ndarray,
+        orphans_from_all: bool,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        real_key = real[strata].astype("string").fillna("<NA>").to_numpy()
+        synth_key = synth[strata].astype("string").fillna("<NA>").to_numpy()
+        known = set(real_key[real_rows])
+        groups = [
+            (real_rows & (real_key == k), synth_rows & (synth_key == k)) for k in sorted(known)
+        ]
+        # a stratum no real row holds draws from all real rows of the step, or stays NULL
+        orphan = synth_rows & ~np.isin(synth_key, list(known))
+        if orphan.any() and orphans_from_all:
+            groups.append((real_rows, orphan))
+        return groups
+
+    def _donors(
+        self,
+        real: pd.DataFrame,
+        synth: pd.DataFrame,
+        step: CartStep,
+        predictors: list[str],
+        r_idx: np.ndarray,
+        s_idx: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Positions in ``r_idx`` of one donor per row of ``s_idx``."""
+        if not predictors or len(r_idx) < 2 * self.min_leaf:
+            return rng.integers(0, len(r_idx), size=len(s_idx))
+        key = step.key or step.block[0]
+        real_sub = real.iloc[r_idx]
+        x_real = self.encoder.matrix(real_sub, predictors)
+        x_synth = self.encoder.matrix(synth.iloc[s_idx], predictors)
+        y = real_sub[key]
+        categorical = step.categorical if step.categorical is not None else not _is_numeric(y)
+        tree: DecisionTreeClassifier | DecisionTreeRegressor
+        if categorical:
+            target = y.astype("string").fillna("<NA>").to_numpy()
+            if len(set(target)) == 1:
+                return rng.integers(0, len(r_idx), size=len(s_idx))
+            tree = DecisionTreeClassifier(
+                min_samples_leaf=self.min_leaf, random_state=int(rng.integers(2**31))
+            )
+            tree.fit(x_real, target)
+        else:
+            values = y.astype("float64").to_numpy(na_value=np.nan)
+            missing = np.isnan(values)
+            if missing.all():
+                return rng.integers(0, len(r_idx), size=len(s_idx))
+            low, high = np.nanmin(values), np.nanmax(values)
+            # NULL is a value of its own: put it below the range so the tree can split it off
+            target_num = np.where(missing, low - (high - low + 1.0), values)
+            tree = DecisionTreeRegressor(
+                min_samples_leaf=self.min_leaf, random_state=int(rng.integers(2**31))
+            )
+            tree.fit(x_real, target_num)
+        return _draw_from_leaves(tree.apply(x_real), tree.apply(x_synth), rng)
