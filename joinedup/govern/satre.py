@@ -145,8 +145,8 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         "1.4.06",
         _MET,
         "The project register keeps every application and decision, and the public register"
-        " generated from it lists every decided project.",
-        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        " generated from it lists every approved (countersigned) project.",
+        _GOV + "test_transparency.py::test_the_register_lists_approved_projects_only",
         _PROJ + "test_apply_review_countersign_then_allowed",
     ),
     _e(
@@ -212,9 +212,9 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "1.7.02",
         _MET,
-        "A public transparency register of decided projects (purpose, datasets, outputs) is"
+        "A public transparency register of approved projects (purpose, datasets, outputs) is"
         " generated and shown to anyone without signing in.",
-        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        _GOV + "test_transparency.py::test_the_register_lists_approved_projects_only",
         _GOV + "test_transparency.py::test_the_cli_writes_the_register_for_anyone",
         "tests/browser/test_browser_roles.py::"
         "test_anonymous_visitor_sees_the_register_and_is_sent_to_sign_in",

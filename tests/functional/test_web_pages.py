@@ -255,6 +255,8 @@ def test_project_application_dac_review_countersignature_and_public_register(
             follow_redirects=False,
         )
         assert response.status_code == 303
+    # DAC-approved but not countersigned: still not public
+    assert "Missed by early help" not in TestClient(app).get("/transparency").text
     admin = _client(app, "administrator")
     assert "Countersign for the node" in admin.get(project_path).text
     admin.post(f"{project_path}/countersign", data={"csrf_token": csrf_token(admin, "/")})

@@ -1,5 +1,6 @@
-"""The transparency register is generated from the project register: decided projects only,
-rejected ones without their datasets, no actor and no person in it."""
+"""The transparency register is generated from the project register: approved (DAC-approved and
+countersigned) projects only, in force or ended; never a pending, partly signed, unsigned or
+rejected application; no actor and no person in it."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ SPEC = ProjectSpec(
 )
 
 
-def test_the_register_lists_decided_projects_only(tmp_path: Path) -> None:
+def test_the_register_lists_approved_projects_only(tmp_path: Path) -> None:
     node = init_node(tmp_path / "node", name="transparency")
     with open_govern(node) as con:
         for actor in (ANALYST, LAY, DAC):
@@ -94,22 +95,30 @@ def test_the_register_lists_decided_projects_only(tmp_path: Path) -> None:
         register = build_register(con, TODAY)
         text = register_json(con, TODAY)
 
+        # a year and a day later the approved project has ended: still listed, as expired
+        later = build_register(con, SPEC.expires_on + timedelta(days=1))
+
     assert json.loads(text) == register
     assert register["version"] == REGISTER_VERSION and register["generated_on"] == "2026-08-31"
     entries = {e["project_id"]: e for e in register["projects"]}  # type: ignore[attr-defined]
-    assert set(entries) == {active, awaiting, rejected}
-    assert pending not in text and "Pending application" not in text
+    assert set(entries) == {active}
+    for title in ("Pending application", "awaiting countersignature", "Rejected application"):
+        assert title not in text
+    for unpublished in (pending, awaiting, rejected):
+        assert unpublished not in text
     shown = entries[active]
     assert shown["state"] == "active" and shown["datasets"] == [DATASET]
+    assert shown["purpose"] == "planning" and shown["legal_basis"] == SPEC.legal_basis
     assert shown["conditions"] == ["round to 5"] and shown["opt_outs_applied"] is True
     assert shown["outputs_released"] == [
         {"output": "places-by-year-group.csv", "released_on": "2026-09-07"}
     ]
+    assert shown["applied_on"] == "2026-08-31" and shown["expires_on"] == "2027-08-31"
+    assert shown["dac_decision_on"] == datetime.now(UTC).date().isoformat()  # reviewed now
     assert shown["countersigned_on"] == datetime.now(UTC).date().isoformat()  # signed now
-    assert shown["lay_summary"] == SPEC.lay_summary and shown["legal_basis"] == SPEC.legal_basis
-    assert entries[awaiting]["state"] == "dac_approved"
-    assert entries[awaiting]["countersigned_on"] is None
-    assert entries[rejected]["state"] == "rejected" and entries[rejected]["datasets"] == []
+    assert shown["lay_summary"] == SPEC.lay_summary
+    ended = later["projects"]  # type: ignore[index]
+    assert [(e["project_id"], e["state"]) for e in ended] == [(active, "expired")]
     # no actor is named: not the applicant, not the DAC
     for actor in (ANALYST, LAY, DAC):
         assert actor.actor_id not in text and actor.display_name not in text
