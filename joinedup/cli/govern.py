@@ -39,7 +39,13 @@ from joinedup.govern.consent import (
 )
 from joinedup.govern.database import open_govern, open_store_read_only
 from joinedup.govern.identify import ChildKey, identify_child
-from joinedup.govern.optout import RequestedBy, excluded_person_count, list_optouts, record_optout
+from joinedup.govern.optout import (
+    RequestedBy,
+    excluded_person_count,
+    list_optouts,
+    record_optout,
+    withdraw_optout,
+)
 from joinedup.govern.projects import (
     ProjectSpec,
     Review,
@@ -58,7 +64,9 @@ actor_app = typer.Typer(help="Register the people who act on a node.", no_args_i
 project_app = typer.Typer(
     help="Projects and the Data Access Committee (Five Safes).", no_args_is_help=True
 )
-optout_app = typer.Typer(help="The dissent register: opting a child out.", no_args_is_help=True)
+optout_app = typer.Typer(
+    help="The dissent register: opting a child out, and withdrawing it.", no_args_is_help=True
+)
 consent_app = typer.Typer(help="Consent to contact (green, amber, red).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 alert_app = typer.Typer(help="Break-glass alerts for the safeguarding lead.", no_args_is_help=True)
@@ -379,6 +387,32 @@ def optout_add(
     )
 
 
+@optout_app.command("withdraw")
+def optout_withdraw(
+    node: NodeArg,
+    dob: DobOpt,
+    requested_by: Annotated[
+        RequestedBy,
+        typer.Option("--requested-by", help="parent (child under 13) or young_person (13+)."),
+    ],
+    nhs_number: NhsOpt = None,
+    upn: UpnOpt = None,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Withdraw a child's opt-out (name the child as when opting out); from the next refresh."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.WITHDRAW_OPTOUT, kind=ResourceKind.REGISTER, name="dissent"
+    )
+    child = _child(settings, nhs_number, upn, dob)
+    with open_govern(settings) as con:
+        withdrawal = withdraw_optout(con, child, requested_by=requested_by, actor=allowed.actor)
+    console.print(
+        f"Recorded withdrawal {withdrawal.withdrawal_id}; the child is back in secondary uses "
+        "from the next: joinedup node refresh"
+    )
+
+
 @optout_app.command("list")
 def optout_list(
     node: NodeArg, json_output: JsonOpt = False, as_actor: AsActorOpt = LOCAL_OPERATOR_ID
@@ -397,6 +431,7 @@ def optout_list(
             "requested_by": o.requested_by.value,
             "recorded_by": o.recorded_by,
             "recorded_at": o.recorded_at.isoformat(),
+            "withdrawn_at": None if o.withdrawn_at is None else o.withdrawn_at.isoformat(),
         }
         for o in optouts
     ]
@@ -404,10 +439,11 @@ def optout_list(
         _echo_json({"optouts": rows, "persons_excluded_at_last_refresh": excluded})
         return
     table = Table(title="Dissent register")
-    for heading in ("opt-out", "identified by", "requested by", "recorded by", "recorded at"):
+    headings = ("opt-out", "identified by", "requested by", "recorded by", "recorded at")
+    for heading in (*headings, "withdrawn at"):
         table.add_column(heading)
     for r in rows:
-        table.add_row(*(str(v) for v in r.values()))
+        table.add_row(*(str(v or "-") for v in r.values()))
     console.print(table)
     console.print(f"Persons excluded from secondary views at the last refresh: {excluded}")
 

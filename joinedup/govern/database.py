@@ -27,7 +27,7 @@ import duckdb
 
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
-from joinedup.store.secondary import DISSENT_DDL, GOVERN_FILE
+from joinedup.store.secondary import DISSENT_DDL, GOVERN_FILE, WITHDRAWAL_DDL
 
 _DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS govern__actors ("
@@ -50,6 +50,7 @@ _DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS govern__released_outputs ("
     "project_id VARCHAR NOT NULL, output_name VARCHAR NOT NULL, released_on DATE NOT NULL)",
     DISSENT_DDL,
+    WITHDRAWAL_DDL,
     "CREATE TABLE IF NOT EXISTS govern__consent ("
     "consent_id VARCHAR PRIMARY KEY, namespace VARCHAR NOT NULL, subject_key VARCHAR NOT NULL, "
     "birth_month VARCHAR NOT NULL, level VARCHAR NOT NULL, given_by VARCHAR NOT NULL, "

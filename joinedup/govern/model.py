@@ -82,6 +82,7 @@ class Action(StrEnum):
     COUNTERSIGN_PROJECT = "countersign_project"
     LIST_PROJECTS = "list_projects"
     RECORD_OPTOUT = "record_optout"
+    WITHDRAW_OPTOUT = "withdraw_optout"
     LIST_OPTOUTS = "list_optouts"
     RECORD_CONSENT = "record_consent"
     SHOW_CONSENT = "show_consent"

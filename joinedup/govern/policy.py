@@ -177,6 +177,12 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             why="a parent or young person opts out (or the node records a written request)",
         ),
         AdminRule(
+            action=Action.WITHDRAW_OPTOUT,
+            roles=frozenset({Role.CITIZEN, Role.NODE_ADMIN}),
+            why="a parent or young person withdraws their opt-out (or the node records a written "
+            "request)",
+        ),
+        AdminRule(
             action=Action.LIST_OPTOUTS,
             roles=frozenset({Role.NODE_ADMIN}),
             why="node administrators see the dissent register (pseudonymous keys only)",
