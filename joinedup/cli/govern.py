@@ -7,17 +7,20 @@ Every command is decided by ``joinedup.govern.decide`` (through ``joinedup.cli.g
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from joinedup.cli.gate import authorise
 from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg, parse_date_option
 from joinedup.config import NodeSettings, load_node
+from joinedup.errors import UsageError
 from joinedup.govern import (
     LOCAL_OPERATOR_ID,
     Action,
@@ -27,7 +30,7 @@ from joinedup.govern import (
     ResourceKind,
     Role,
 )
-from joinedup.govern.actors import add_actor, get_actor, list_actors
+from joinedup.govern.actors import add_actor, get_actor, get_actor_or_none, list_actors
 from joinedup.govern.alerts import AlertOutcome, list_alerts, review_alert
 from joinedup.govern.audit import read_events, verify_audit
 from joinedup.govern.consent import (
@@ -58,6 +61,8 @@ from joinedup.govern.projects import (
 )
 from joinedup.govern.transparency import register_json
 from joinedup.model import Purpose
+from joinedup.web import AccountCreate, AccountStore, web_settings_for
+from joinedup.web.auth import MIN_PASSWORD_LENGTH, SessionStore
 
 console = Console()
 actor_app = typer.Typer(help="Register the people who act on a node.", no_args_is_help=True)
@@ -193,6 +198,61 @@ def actor_list(
             "yes" if r["lay"] else "",
         )
     console.print(table)
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(
+        typer.prompt(
+            f"New web password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    )
+
+
+@actor_app.command("password")
+def actor_password(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The registered actor who signs in.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input (for scripts) "
+            "instead of prompting. It is never taken as an argument.",
+        ),
+    ] = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Set or reset an actor's web sign-in password; their open web sessions end."""
+    settings = load_node(node)
+    authorise(
+        settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.REGISTER, name="web-accounts"
+    )
+    with open_govern(settings) as con:
+        if get_actor_or_none(con, actor_id) is None:
+            raise UsageError(
+                f"no actor {actor_id} on this node: register them first (joinedup actor add)"
+            )
+    password = _read_new_password(password_stdin)
+    try:
+        account = AccountCreate(username=actor_id, password=password)
+    except ValidationError:
+        raise UsageError(
+            f"a web password has {MIN_PASSWORD_LENGTH} to 200 characters, and the actor id "
+            "must be a web username (lower-case letters, digits, '.', '_', '-')"
+        ) from None
+    web = web_settings_for(settings)
+    created = AccountStore(web.database_path).set_password(account)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "password set")
+    if created:
+        console.print(f"Created the web sign-in of {actor_id}")
+    else:
+        console.print(f"Reset the web password of {actor_id}; {ended} open session(s) ended")
 
 
 # ---------------------------------------------------------------- project

@@ -16,7 +16,9 @@
 - ``resource``: a ``Resource`` (kind, name, level, optional person pseudonym and columns);
 - ``purpose``: a ``joinedup.model.Purpose``, or ``None`` for administration;
 - ``project_id``: the project a ``P``/``J``/``C`` cell needs;
-- ``break_glass``: a ``BreakGlass`` with a typed reason, for direct care without a relationship.
+- ``break_glass``: a ``BreakGlass`` with a typed reason, for direct care without a relationship;
+- ``refusal``: a ``Refusal`` when a check at the door (the web app's CSRF check) has already
+  refused the request: the answer is then a denial with its rule and reason, recorded like any.
 
 Every call appends one event to the audit chain (allow or deny) and, for break-glass, raises an
 alert to the node's safeguarding lead. ``Decision.raise_if_denied()`` turns a denial into
@@ -50,6 +52,7 @@ from joinedup.govern.model import (
     Action,
     Actor,
     BreakGlass,
+    Refusal,
     Resource,
     ResourceKind,
     Role,
@@ -101,6 +104,7 @@ def decide(
     project_id: str | None = None,
     break_glass: BreakGlass | None = None,
     today: date | None = None,
+    refusal: Refusal | None = None,
 ) -> Decision:
     """Allow or deny ``actor`` doing ``action`` on ``resource`` for ``purpose``; audit it."""
     request = _Request(
@@ -111,6 +115,7 @@ def decide(
         project_id=project_id,
         break_glass=break_glass,
         today=today or datetime.now(UTC).date(),
+        refusal=refusal,
     )
     if isinstance(node, GovernSession):
         return _decide(node, request)
@@ -127,6 +132,7 @@ class _Request:
     project_id: str | None
     break_glass: BreakGlass | None
     today: date
+    refusal: Refusal | None = None
 
 
 def _decide(session: GovernSession, request: _Request) -> Decision:
@@ -142,7 +148,9 @@ def _decide(session: GovernSession, request: _Request) -> Decision:
                 actor_id=actor, display_name="unregistered", role=Role.CITIZEN, org=PUBLIC_ORG
             )
         actor = found
-    if not registered:
+    if request.refusal is not None:
+        verdict = _Verdict(allowed=False, reason=request.refusal.reason, rule=request.refusal.rule)
+    elif not registered:
         verdict = _Verdict(
             allowed=False,
             reason=f"actor {actor.actor_id} is not registered on this node",

@@ -150,6 +150,17 @@ class BreakGlass:
 
 MIN_BREAK_GLASS_REASON = 20
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """A check made at the door, before the policy, that already refused the request (a web
+    form without its session's CSRF token): ``decide`` records it as a denial with this reason,
+    so a refused request is as audited as any other."""
+
+    rule: str  # e.g. ``web:csrf``
+    reason: str  # no row value, ever
+
+
 LOCAL_OPERATOR_ID = "local-operator"
 NODE_ORG = Organisation(org_id="node", kind=OrgKind.NODE, name="this node")
 PUBLIC_ORG = Organisation(org_id="public", kind=OrgKind.PUBLIC, name="the public")

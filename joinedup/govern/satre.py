@@ -185,11 +185,14 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "1.5.05",
         _MET,
-        "Web users sign in with argon2-hashed passwords, signed HttpOnly session cookies,"
-        " CSRF tokens and throttling; forged cookies are anonymous.",
+        "Web users sign in with argon2-hashed passwords; sessions are server-side (a random id"
+        " in an HttpOnly cookie) with expiry, an idle timeout and revocation at sign-out;"
+        " CSRF tokens and throttling; forged or replayed cookies are anonymous.",
         _AUTH + "test_passwords_are_stored_as_argon2_hashes_only",
         _AUTH + "test_sign_in_with_the_right_password_and_only_then",
-        _AUTH + "test_a_forged_or_tampered_cookie_is_anonymous",
+        _AUTH + "test_a_forged_cookie_is_anonymous",
+        _AUTH + "test_sign_out_revokes_the_session_on_the_server",
+        _AUTH + "test_a_session_ends_after_an_idle_spell_and_after_its_lifetime",
         _AUTH + "test_posts_without_this_sessions_csrf_token_are_refused",
         _AUTH + "test_sign_in_is_throttled_per_username",
     ),

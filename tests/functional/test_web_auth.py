@@ -1,14 +1,19 @@
-"""Sign-in, sessions, CSRF and security headers of the web app, through TestClient."""
+"""Sign-in, server-side sessions, CSRF and security headers of the web app, through TestClient."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
+
+import duckdb
 import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 from web_node import PASSWORD, WebNode, csrf_token, sign_in, web_node
 
+from joinedup.govern.database import open_govern
 from joinedup.web import AccountCreate, AccountStore, create_app, web_settings_for
-from joinedup.web.auth import SigninThrottle
+from joinedup.web.auth import SessionStore, SigninThrottle
 from joinedup.web.security import SECURITY_HEADERS
 
 
@@ -86,15 +91,94 @@ def test_sign_out_ends_the_session(app: FastAPI) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/signin?next=/audit"
 
 
-def test_a_forged_or_tampered_cookie_is_anonymous(app: FastAPI) -> None:
+def test_sign_out_revokes_the_session_on_the_server(app: FastAPI) -> None:
+    client = TestClient(app)
+    sign_in(client, "administrator")
+    stolen = client.cookies.get("joinedup_session")
+    assert stolen and client.get("/audit").status_code == 200
+    client.post("/signout", data={"csrf_token": csrf_token(client, "/")})
+    # a copy of the old cookie, replayed after sign-out, is worth nothing
+    replay = TestClient(app).get(
+        "/audit", headers={"cookie": f"joinedup_session={stolen}"}, follow_redirects=False
+    )
+    assert replay.status_code == 303
+    assert stolen not in replay.headers["set-cookie"]  # a new, anonymous session
+
+
+def test_the_cookie_is_a_random_id_the_server_keeps_only_hashed(
+    app: FastAPI, node: WebNode
+) -> None:
+    client = TestClient(app)
+    sign_in(client, "teacher")
+    cookie = client.cookies.get("joinedup_session")
+    assert cookie and len(cookie) >= 40 and "teacher" not in cookie
+    settings = web_settings_for(node.node)
+    with duckdb.connect(str(settings.database_path), read_only=True) as con:
+        rows = con.execute(
+            "SELECT session_hash, username, revoked_at FROM web__sessions"
+        ).fetchall()
+        text = str(con.execute("SELECT * FROM web__sessions").fetchall())
+    assert cookie not in text
+    digest = hashlib.sha256(cookie.encode()).hexdigest()
+    assert (digest, "teacher", None) in rows
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 9, 1, 9, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_session_ends_after_an_idle_spell_and_after_its_lifetime(node: WebNode) -> None:
+    settings = web_settings_for(node.node, session_seconds=3600, idle_seconds=600)
+    clock = _Clock()
+    store = SessionStore(
+        settings.database_path, lifetime_seconds=3600, idle_seconds=600, clock=clock
+    )
+    app = create_app(settings, sessions=store)
+    client = TestClient(app)
+    sign_in(client, "administrator")
+    for _ in range(6):  # busy: a request every 9 minutes keeps it alive ...
+        clock.now += timedelta(minutes=9)
+        assert client.get("/audit", follow_redirects=False).status_code == 200
+    clock.now += timedelta(minutes=9)  # ... until an hour after sign-in, however busy
+    assert client.get("/audit", follow_redirects=False).status_code == 303
+    idle = TestClient(app)
+    sign_in(idle, "administrator")
+    clock.now += timedelta(minutes=9)
+    assert idle.get("/audit", follow_redirects=False).status_code == 200
+    clock.now += timedelta(minutes=11)  # quiet for longer than the idle timeout
+    assert idle.get("/audit", follow_redirects=False).status_code == 303
+
+
+def test_a_forged_cookie_is_anonymous(app: FastAPI) -> None:
     client = TestClient(app)
     sign_in(client, "administrator")
     cookie = client.cookies.get("joinedup_session")
     assert cookie
-    payload, _, signature = cookie.rpartition(".")
     client.cookies.clear()
-    client.cookies.set("joinedup_session", f"{payload}.{signature[::-1]}")
+    client.cookies.set("joinedup_session", cookie[::-1])
     assert client.get("/audit", follow_redirects=False).status_code == 303
+
+
+def test_a_refused_csrf_post_is_audited_as_a_denial(app: FastAPI, node: WebNode) -> None:
+    parent = TestClient(app)
+    sign_in(parent, "parent")
+    with open_govern(node.node) as con:
+        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+    response = parent.post("/opt-out", data={"csrf_token": "forged", "identifier": "x"})
+    assert response.status_code == 403
+    with open_govern(node.node) as con:
+        events = con.execute(
+            "SELECT actor_id, action, outcome, rule, reason FROM audit__events WHERE seq > ?",
+            [before],
+        ).fetchall()
+    assert len(events) == 1
+    actor_id, action, outcome, rule, reason = events[0]
+    assert (actor_id, action, outcome, rule) == ("parent", "record_optout", "deny", "web:csrf")
+    assert "not sent from this site" in reason
 
 
 def test_posts_without_this_sessions_csrf_token_are_refused(app: FastAPI, node: WebNode) -> None:

@@ -2,7 +2,9 @@
 
 Invariants: a failed sign-in never says whether the username exists; a username or client
 address over the throttle's limit is refused before its password is checked; a successful
-sign-in starts a new session id (no session fixation) and only redirects to a path on this site.
+sign-in starts a new server-side session (no session fixation; the anonymous one is revoked)
+and only redirects to a path on this site; signing out revokes the session on the server, so
+the old cookie is worthless from then on.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.govern import Action, ResourceKind
-from joinedup.web.auth import AccountStore, Session, SigninThrottle
+from joinedup.web.auth import AccountStore, SessionStore, SigninThrottle
 from joinedup.web.governance import Granted, require
 from joinedup.web.pages import PageLink, render_granted
 
@@ -72,11 +75,15 @@ async def signin(request: Request, granted: SignIn) -> Response:
             status_code=401,
         )
     throttle.clear(*keys)
-    request.state.session = Session.new(account.username)
+    store: SessionStore = request.app.state.session_store
+    await run_in_threadpool(store.revoke, granted.session, "signed in: a new session")
+    request.state.session = await run_in_threadpool(store.start, account.username)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/signout")
 async def signout(request: Request, granted: SignOut) -> Response:
-    request.state.session = Session.new()
+    store: SessionStore = request.app.state.session_store
+    await run_in_threadpool(store.revoke, granted.session, "signed out")
+    request.state.session = await run_in_threadpool(store.start)
     return RedirectResponse("/", status_code=303)
