@@ -75,9 +75,7 @@ def _violations(page: Page, axe_source: str) -> list[str]:
     """axe's serious and critical violations on the page as it is now, one line each."""
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source + "\n;undefined")
-    results = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations']})"
-    )
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     found = []
     for violation in results["violations"]:
         if violation["impact"] in FAILING_IMPACTS:
