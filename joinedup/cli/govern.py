@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +59,7 @@ from joinedup.govern.projects import (
     project_status,
     review_project,
 )
+from joinedup.govern.report import governance_report
 from joinedup.govern.transparency import register_json
 from joinedup.model import Purpose
 from joinedup.web import AccountCreate, AccountStore, web_settings_for
@@ -587,6 +588,54 @@ def consent_show(
 
 
 # ---------------------------------------------------------------- audit
+
+
+@audit_app.command("report")
+def audit_report(
+    node: NodeArg,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="First day of the period, YYYY-MM-DD (default: 30 days ago)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day of the period (default: today).")
+    ] = None,
+    json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """How information governance performed over a period: counts of decisions, refusals,
+    break-glass, opt-outs and projects (no person, no actor named)."""
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="report")
+    last = _today() if until is None else parse_date_option(until, "--until")
+    first = last - timedelta(days=30) if since is None else parse_date_option(since, "--since")
+    if first > last:
+        raise UsageError("--since must be on or before --until")
+    chain = verify_audit(settings)
+    with open_govern(settings) as con:
+        report = governance_report(con, since=first, until=last)
+    report["audit_chain_intact"] = chain.is_intact
+    if json_output:
+        _echo_json(report)
+        return
+    decisions = report["decisions"]
+    assert isinstance(decisions, dict)
+    console.print(f"Governance report {first.isoformat()} to {last.isoformat()}")
+    console.print(
+        f"Decisions: {decisions['total']} ({decisions['allowed']} allowed, "
+        f"{decisions['denied']} denied); audit chain intact: {chain.is_intact}"
+    )
+    table = Table(title="Decisions by action")
+    for heading in ("action", "allowed", "denied"):
+        table.add_column(heading)
+    for action, counts in decisions["by_action"].items():
+        table.add_row(action, str(counts["allow"]), str(counts["deny"]))
+    console.print(table)
+    for section in ("break_glass", "opt_outs", "projects_by_state"):
+        values = report[section]
+        assert isinstance(values, dict)
+        words = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+        console.print(f"{section.replace('_', ' ').capitalize()}: {words}")
 
 
 @audit_app.command("verify")

@@ -247,9 +247,11 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     ),
     _e(
         "2.1.08",
-        _PARTLY,
-        "A project's members read only its datasets and variables, and non-members are refused;"
-        " there are no shared workspaces to test.",
+        _MET,
+        "The node's only shared services (the store behind decide, reached through the CLI and"
+        " the web app) give a project's members its datasets and variables only and refuse"
+        " everyone else, members of other projects included; there are no shared drives or"
+        " workspaces.",
         _PROJ + "test_a_non_member_is_refused",
         _PROJ + "test_only_the_projects_datasets_and_variables",
     ),
@@ -465,6 +467,80 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _DOCS + "test_cli_reference_is_generated_from_the_commands",
         "tests/docs/test_governance_reference.py::test_governance_reference_is_generated_from_the_rules",
         "tests/unit/store/test_store_docs.py::test_every_store_and_index_column_is_documented",
+    ),
+    # Added with the governance report, the web workflow, settings as tiers and the glossary
+    _e(
+        "1.2.03",
+        _MET,
+        "`joinedup audit report` gives the node's management, for any period, counts of"
+        " decisions by action and outcome, refusals by rule, break-glass uses and alert reviews,"
+        " opt-outs and projects by state, from the audit chain and the registers.",
+        _GOV + "test_report.py::test_the_report_counts_the_periods_decisions_and_the_registers",
+        _GOV + "test_report.py::test_the_cli_report_is_for_the_audit_readers",
+    ),
+    _e(
+        "1.4.05",
+        _MET,
+        "The web app is the study-management portal: application, DAC review, node"
+        " countersignature and the public register run as one workflow on the project database.",
+        _PAGES + "test_project_application_dac_review_countersignature_and_public_register",
+        _PROJ + "test_only_the_node_countersigns_and_only_the_dac_reviews",
+    ),
+    _e(
+        "1.5.02",
+        _PARTLY,
+        "Onboarding on the node is two governed steps for every role (register the actor with"
+        " role and organisation, then set the web password at the console); the organisational"
+        " onboarding before that is outside the code.",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_a_password_is_set_then_reset_and_the_reset_ends_open_sessions",
+        "tests/functional/test_cli_actor_password.py::test_refusals_and_bad_input_change_nothing",
+    ),
+    _e(
+        "1.6.05",
+        _MET,
+        "Accreditation by a trusted third party (e.g. ONS Accredited Researcher) is recorded per"
+        " actor with its end date and checked at application and at every access.",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+    ),
+    _e(
+        "3.1.02",
+        _MET,
+        "Every data-handling decision is kept: DAC reviews (quorum, a lay member, conditions),"
+        " the controller's countersignature, and every access decision in the tamper-evident"
+        " audit chain.",
+        _PROJ + "test_quorum_without_a_lay_member_is_not_approval",
+        _PROJ + "test_apply_review_countersign_then_allowed",
+        _GOV + "test_audit_chain.py::test_tampering_is_detected",
+    ),
+    _e(
+        "3.1.18",
+        _MET,
+        "Each project's setting (node, jobs, synthetic) is a configurable control the decision"
+        " function enforces: only jobs run record-level code, synthetic never reaches L1.",
+        _PROJ + "test_a_projects_setting_is_its_security_tier",
+    ),
+    _e(
+        "3.1.19",
+        _MET,
+        "Security tiers are predefined: five data levels (L0 identifiable to L4 public) and three"
+        " project settings, combined in the role x purpose x level matrix.",
+        _PROJ + "test_a_projects_setting_is_its_security_tier",
+        _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+    ),
+    _e(
+        "3.3.03",
+        _MET,
+        "An application must state its intended outputs, minimum variables and cohort before"
+        " review; an application without them is refused and not recorded.",
+        _PROJ + "test_intended_outputs_and_minimum_data_are_stated_from_the_outset",
+    ),
+    _e(
+        "5.1.08",
+        _MET,
+        "Every node runs the same software with one glossary; a test fails if a role, purpose,"
+        " data level or governance term lacks its glossary entry.",
+        _DOCS + "test_the_glossary_defines_the_governance_vocabulary",
     ),
 )
 
