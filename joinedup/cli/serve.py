@@ -33,6 +33,15 @@ SecureCookiesOpt = Annotated[
 ]
 
 
+AllowNetworkOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-network",
+        help="Serve only clients in this network, e.g. 10.20.0.0/16 (repeat; default: any).",
+    ),
+]
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -59,11 +68,14 @@ def serve_command(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     secure_cookies: SecureCookiesOpt = False,
+    allow_network: AllowNetworkOpt = None,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Serve the node's web app (sign-in, home pages per role, child view, projects, register)."""
     node_settings = load_node(node)
     authorise(node_settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="serve")
-    settings = web_settings_for(node_settings, secure_cookies=secure_cookies)
+    settings = web_settings_for(
+        node_settings, secure_cookies=secure_cookies, allowed_networks=tuple(allow_network or ())
+    )
     console.print(f"Serving {settings.node.name} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve(settings, host=host, port=port)

@@ -329,9 +329,12 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "2.5.03",
         _MET,
-        "Audit events form a hash chain whose tampering is detected, and auditors review"
-        " refusals in the web audit log.",
+        "Audit events form a hash chain whose tampering is detected; failed and throttled"
+        " sign-ins and refused forms are security events in it; auditors review refusals in the"
+        " web audit log and in the governance report.",
         _GOV + "test_audit_chain.py::test_tampering_is_detected",
+        _AUTH + "test_failed_and_throttled_sign_ins_are_audited_without_what_was_typed",
+        _AUTH + "test_a_refused_csrf_post_is_audited_as_a_denial",
         _GOV + "test_audit_chain.py::test_a_rehashed_edit_is_still_caught_by_the_next_link",
         _PAGES + "test_the_audit_log_shows_refusals_and_an_intact_chain",
         "tests/browser/test_browser_roles.py::test_dac_member_reads_the_audit_log_and_may_not_apply",
@@ -527,6 +530,13 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         " project settings, combined in the role x purpose x level matrix.",
         _PROJ + "test_a_projects_setting_is_its_security_tier",
         _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+    ),
+    _e(
+        "3.2.06",
+        _MET,
+        "`joinedup serve` listens on loopback unless told otherwise, and `--allow-network`"
+        " limits the client networks; any other request is refused and audited.",
+        _AUTH + "test_only_the_allowed_networks_reach_the_app_and_refusals_are_audited",
     ),
     _e(
         "3.3.03",

@@ -14,7 +14,9 @@ so tests swap them by passing their own to the factory, not by patching.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -24,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import AccessDenied, UserError
-from joinedup.govern import Resource, ResourceKind
+from joinedup.govern import Action, Refusal, Resource, ResourceKind
 from joinedup.govern.model import FRONTLINE_ROLES, MIN_BREAK_GLASS_REASON
 from joinedup.web.auth import AccountStore, SessionCodec, SessionStore, SigninThrottle
-from joinedup.web.governance import Policy, SignInRequired, session_of, viewer_of
+from joinedup.web.governance import ANONYMOUS, Policy, SignInRequired, session_of, viewer_of
 from joinedup.web.pages import PageLink, render
 from joinedup.web.routers import ROUTER_MODULES
 from joinedup.web.security import security_headers_middleware
@@ -82,9 +84,51 @@ def create_app(
     return app
 
 
+NETWORK_RULE = "web:network"
+NETWORK_REASON = "this site is not open to the network you are on"
+
+
+def _client_allowed(request: Request) -> bool:
+    settings: WebSettings = request.app.state.settings
+    if not settings.allowed_networks:
+        return True
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.allowed_networks)
+
+
+async def _refuse_network(request: Request) -> Response:
+    """A request from outside ``allowed_networks``: recorded by ``decide``, then refused."""
+    policy: Policy = request.app.state.policy
+    resource = Resource(kind=ResourceKind.NODE, name=request.url.path)
+    await run_in_threadpool(
+        partial(
+            policy.decide,
+            actor_id=None,
+            action=Action.READ_PUBLIC,
+            resource=resource,
+            purpose=None,
+            refusal=Refusal(rule=NETWORK_RULE, reason=NETWORK_REASON),
+        )
+    )
+    return render(
+        request,
+        "error.html",
+        viewer=ANONYMOUS,
+        csrf_token="",
+        context={"title": "Not allowed", "reason": NETWORK_REASON, "status": 403},
+        status_code=403,
+    )
+
+
 async def _session_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    if not _client_allowed(request):
+        return await _refuse_network(request)
     codec: SessionCodec = request.app.state.sessions
     store: SessionStore = request.app.state.session_store
     cookie = request.cookies.get(SessionCodec.COOKIE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -42,6 +43,24 @@ class WebSettings:
     idle_seconds: int = DEFAULT_IDLE_SECONDS
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS
+    # client networks allowed to reach the app (empty: any); refused before anything else
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+
+def parse_networks(
+    values: tuple[str, ...] | list[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``10.0.0.0/8``, ``192.168.1.7``, ``::1``...; ConfigError naming a value that is not one."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{value!r} is not a network: write an address or a CIDR block, "
+                "e.g. 10.20.0.0/16 or 127.0.0.1"
+            ) from None
+    return tuple(networks)
 
 
 def web_settings_for(
@@ -52,6 +71,7 @@ def web_settings_for(
     idle_seconds: int = DEFAULT_IDLE_SECONDS,
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS,
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS,
+    allowed_networks: tuple[str, ...] = (),
 ) -> WebSettings:
     """The web settings of ``node``; its web files sit in the node folder."""
     return WebSettings(
@@ -63,6 +83,7 @@ def web_settings_for(
         idle_seconds=idle_seconds,
         signin_attempts=signin_attempts,
         signin_window_seconds=signin_window_seconds,
+        allowed_networks=parse_networks(allowed_networks),
     )
 
 

@@ -266,3 +266,62 @@ def test_a_web_account_without_a_registered_actor_is_refused(node: WebNode) -> N
     response = client.get("/")
     assert response.status_code == 403
     assert "not registered" in response.text
+
+
+def test_failed_and_throttled_sign_ins_are_audited_without_what_was_typed(
+    node: WebNode,
+) -> None:
+    settings = web_settings_for(node.node)
+    app = create_app(settings, throttle=SigninThrottle(attempts=2, window_seconds=60))
+    with open_govern(node.node) as con:
+        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+    client = TestClient(app)
+    for _ in range(2):
+        assert _sign_in_response(client, "dac-member", "typed-wrong-secret") == 401
+    assert _sign_in_response(client, "dac-member", PASSWORD) == 429
+    with open_govern(node.node) as con:
+        rows = con.execute(
+            "SELECT actor_id, action, outcome, rule, reason, resource_name FROM audit__events "
+            "WHERE seq > ? AND outcome = 'deny' ORDER BY seq",
+            [before],
+        ).fetchall()
+    assert [r[3] for r in rows] == ["web:signin", "web:signin", "web:signin-throttled"]
+    for actor_id, action, _, _, reason, resource in rows:
+        assert (action, resource) == ("read_public", "signin")
+        assert actor_id != "dac-member"  # the claimed name is not taken as who it was
+        assert "typed-wrong-secret" not in reason and PASSWORD not in reason
+
+
+def test_only_the_allowed_networks_reach_the_app_and_refusals_are_audited(
+    node: WebNode,
+) -> None:
+    from joinedup.errors import ConfigError
+
+    settings = web_settings_for(node.node, allowed_networks=("10.20.0.0/16", "127.0.0.1"))
+    app = create_app(settings)
+    inside = TestClient(app, client=("10.20.3.4", 50000))
+    assert inside.get("/signin").status_code == 200
+    sign_in(inside, "administrator")
+    assert inside.get("/audit").status_code == 200
+    with open_govern(node.node) as con:
+        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+    for client in (("10.21.0.1", 50000), ("192.168.1.10", 50000), ("testclient", 50000)):
+        outside = TestClient(app, client=client)
+        for path in ("/signin", "/audit", "/static/site.css"):
+            response = outside.get(path, follow_redirects=False)
+            assert response.status_code == 403, (client, path)
+            assert "not open to the network" in response.text
+            assert "joinedup_session" not in response.headers.get("set-cookie", "")
+            for name, value in SECURITY_HEADERS.items():
+                assert response.headers.get(name) == value
+    with open_govern(node.node) as con:
+        rules = con.execute(
+            "SELECT DISTINCT outcome, rule FROM audit__events WHERE seq > ?", [before]
+        ).fetchall()
+        refused = con.execute(
+            "SELECT count(*) FROM audit__events WHERE seq > ? AND rule = 'web:network'", [before]
+        ).fetchone()
+    assert rules == [("deny", "web:network")] and refused == (9,)
+    assert TestClient(create_app(web_settings_for(node.node))).get("/signin").status_code == 200
+    with pytest.raises(ConfigError, match="not a network"):
+        web_settings_for(node.node, allowed_networks=("10.0.0.0/33",))

@@ -1,6 +1,8 @@
 """Sign in and sign out.
 
-Invariants: a failed sign-in never says whether the username exists; a username or client
+Invariants: a failed or throttled sign-in is recorded by ``decide`` as a denial (rules
+``web:signin`` and ``web:signin-throttled``; the typed username and password are never
+recorded); a failed sign-in never says whether the username exists; a username or client
 address over the throttle's limit is refused before its password is checked; a successful
 sign-in starts a new server-side session (no session fixation; the anonymous one is revoked)
 and only redirects to a path on this site; signing out revokes the session on the server, so
@@ -16,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from joinedup.govern import Action, ResourceKind
+from joinedup.govern import Action, Refusal, ResourceKind
 from joinedup.web.auth import AccountStore, SessionStore, SigninThrottle
-from joinedup.web.governance import Granted, require
+from joinedup.web.governance import Granted, Policy, require
 from joinedup.web.pages import PageLink, render_granted
 
 router = APIRouter()
@@ -29,6 +31,23 @@ SignIn = Annotated[Granted, Depends(require(Action.READ_PUBLIC, ResourceKind.NOD
 SignOut = Annotated[
     Granted, Depends(require(Action.READ_PUBLIC, ResourceKind.NODE, name="signout"))
 ]
+
+
+SIGNIN_FAILED = Refusal(rule="web:signin", reason="sign-in failed: wrong username or password")
+SIGNIN_THROTTLED = Refusal(
+    rule="web:signin-throttled", reason="sign-in refused: too many failed attempts"
+)
+
+
+def _record(request: Request, granted: Granted, refusal: Refusal) -> None:
+    policy: Policy = request.app.state.policy
+    policy.decide(
+        actor_id=None,
+        action=Action.READ_PUBLIC,
+        resource=granted.resource,
+        purpose=None,
+        refusal=refusal,
+    )
 
 
 def _safe_next(target: object) -> str:
@@ -53,6 +72,7 @@ async def signin(request: Request, granted: SignIn) -> Response:
     client = request.client.host if request.client else "unknown"
     keys = (f"user:{username}", f"client:{client}")
     if throttle.is_blocked(*keys):
+        _record(request, granted, SIGNIN_THROTTLED)
         return render_granted(
             request,
             granted,
@@ -67,6 +87,7 @@ async def signin(request: Request, granted: SignIn) -> Response:
     account = accounts.authenticate(username, password) if username and password else None
     if account is None:
         throttle.record_failure(*keys)
+        _record(request, granted, SIGNIN_FAILED)
         return render_granted(
             request,
             granted,
