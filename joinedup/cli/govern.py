@@ -64,6 +64,7 @@ from joinedup.govern.transparency import register_json
 from joinedup.model import Purpose
 from joinedup.web import AccountCreate, AccountStore, web_settings_for
 from joinedup.web.auth import MIN_PASSWORD_LENGTH, SessionStore
+from joinedup.web.mfa import provisioning_uri
 
 console = Console()
 actor_app = typer.Typer(help="Register the people who act on a node.", no_args_is_help=True)
@@ -254,6 +255,30 @@ def actor_password(
         console.print(f"Created the web sign-in of {actor_id}")
     else:
         console.print(f"Reset the web password of {actor_id}; {ended} open session(s) ended")
+
+
+@actor_app.command("mfa")
+def actor_mfa(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The actor whose web sign-in gets a code.")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Give an actor's web sign-in a second factor (an authenticator app's one-time codes);
+    shows the secret once, replaces any earlier one and ends their open sessions."""
+    settings = load_node(node)
+    authorise(
+        settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.REGISTER, name="web-accounts"
+    )
+    web = web_settings_for(settings)
+    secret = AccountStore(web.database_path).enrol_second_factor(actor_id)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "second factor set")
+    uri = provisioning_uri(secret, account=actor_id, issuer=f"joinedup {settings.name}")
+    console.print(f"Second factor set for {actor_id}; {ended} open session(s) ended.")
+    console.print("Add it to the person's authenticator app (shown once, give it to them only):")
+    typer.echo(uri)
+    typer.echo(f"secret: {secret}")
 
 
 # ---------------------------------------------------------------- project

@@ -532,6 +532,20 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
     ),
     _e(
+        "3.2.04",
+        _MET,
+        "`joinedup serve` requires a one-time code (TOTP, RFC 6238) from an authenticator app at"
+        " every sign-in, enrolled per actor at the console; an account without one is refused,"
+        " a code works once. Only `--no-mfa` (demonstrations, tests) drops it.",
+        "tests/unit/web/test_mfa.py::test_the_rfc_6238_vectors",
+        "tests/unit/web/test_mfa.py::test_a_code_is_good_for_its_step_and_one_either_side_and_only_once",
+        _AUTH + "test_with_mfa_required_a_sign_in_needs_the_current_one_time_code",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_a_second_factor_is_enrolled_at_the_console_and_needed_to_sign_in",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_joinedup_serve_asks_for_a_second_factor_unless_told_not_to",
+    ),
+    _e(
         "3.2.06",
         _MET,
         "`joinedup serve` listens on loopback unless told otherwise, and `--allow-network`"

@@ -40,6 +40,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pydantic import BaseModel, ConfigDict, Field
 
 from joinedup.errors import UsageError
+from joinedup.web import mfa
 from joinedup.web.settings import WebSettings, derive_key, ensure_web_secret
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS web__accounts (
     password_hash VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
+ALTER TABLE web__accounts ADD COLUMN IF NOT EXISTS totp_secret VARCHAR;
+ALTER TABLE web__accounts ADD COLUMN IF NOT EXISTS totp_last_step BIGINT;
 CREATE TABLE IF NOT EXISTS web__sessions (
     session_hash VARCHAR PRIMARY KEY,
     username VARCHAR,
@@ -96,6 +99,7 @@ class AccountPublic(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     username: str
+    has_second_factor: bool = False
 
 
 class AccountStore:
@@ -128,7 +132,7 @@ class AccountStore:
             if taken is not None and taken[0]:
                 raise UsageError(f"an account named {account.username!r} exists already")
             con.execute(
-                "INSERT INTO web__accounts VALUES (?, ?, ?)",
+                "INSERT INTO web__accounts (username, password_hash, created_at) VALUES (?, ?, ?)",
                 [account.username, password_hash, datetime.now(UTC).replace(tzinfo=None)],
             )
         return AccountPublic(username=account.username)
@@ -147,7 +151,7 @@ class AccountStore:
             if updated:
                 return False
             con.execute(
-                "INSERT INTO web__accounts VALUES (?, ?, ?)",
+                "INSERT INTO web__accounts (username, password_hash, created_at) VALUES (?, ?, ?)",
                 [account.username, password_hash, _utcnow()],
             )
         return True
@@ -161,14 +165,51 @@ class AccountStore:
         """The account if the password is right, else None (same cost either way)."""
         with self._lock, self._connect() as con:
             row = con.execute(
-                "SELECT password_hash FROM web__accounts WHERE username = ?", [username]
+                "SELECT password_hash, totp_secret IS NOT NULL FROM web__accounts "
+                "WHERE username = ?",
+                [username],
             ).fetchone()
         stored = self._dummy_hash if row is None else str(row[0])
         try:
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
-        return None if row is None else AccountPublic(username=username)
+        if row is None:
+            return None
+        return AccountPublic(username=username, has_second_factor=bool(row[1]))
+
+    def enrol_second_factor(self, username: str) -> str:
+        """A new TOTP secret for the account (replacing any before); UsageError if no account."""
+        secret = mfa.new_secret()
+        with self._lock, self._connect() as con:
+            updated = con.execute(
+                "UPDATE web__accounts SET totp_secret = ?, totp_last_step = NULL "
+                "WHERE username = ? RETURNING username",
+                [secret, username],
+            ).fetchall()
+        if not updated:
+            raise UsageError(
+                f"{username} has no web sign-in yet: set a password first (joinedup actor password)"
+            )
+        return secret
+
+    def check_second_factor(self, username: str, code: str, now: datetime) -> bool:
+        """Whether ``code`` is the account's current one-time code (never the same one twice)."""
+        with self._lock, self._connect() as con:
+            row = con.execute(
+                "SELECT totp_secret, totp_last_step FROM web__accounts WHERE username = ?",
+                [username],
+            ).fetchone()
+            if row is None or row[0] is None:
+                return False
+            last = None if row[1] is None else int(row[1])
+            step = mfa.matching_step(str(row[0]), code, now, last)
+            if step is None:
+                return False
+            con.execute(
+                "UPDATE web__accounts SET totp_last_step = ? WHERE username = ?", [step, username]
+            )
+        return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

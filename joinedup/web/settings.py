@@ -43,6 +43,8 @@ class WebSettings:
     idle_seconds: int = DEFAULT_IDLE_SECONDS
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS
+    # every sign-in needs a one-time code too (accounts without a second factor are refused)
+    require_mfa: bool = False
     # client networks allowed to reach the app (empty: any); refused before anything else
     allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
@@ -72,6 +74,7 @@ def web_settings_for(
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS,
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS,
     allowed_networks: tuple[str, ...] = (),
+    require_mfa: bool = False,
 ) -> WebSettings:
     """The web settings of ``node``; its web files sit in the node folder."""
     return WebSettings(
@@ -84,6 +87,7 @@ def web_settings_for(
         signin_attempts=signin_attempts,
         signin_window_seconds=signin_window_seconds,
         allowed_networks=parse_networks(allowed_networks),
+        require_mfa=require_mfa,
     )
 
 

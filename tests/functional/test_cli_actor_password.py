@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from starlette.testclient import TestClient
-from web_node import WebNode, sign_in, web_node
+from web_node import PASSWORD, WebNode, csrf_token, sign_in, web_node
 
 from joinedup.govern.database import open_govern
 from joinedup.web import create_app, web_settings_for
@@ -117,3 +117,98 @@ def test_refusals_and_bad_input_change_nothing(
     assert message in " ".join((done.stdout + done.stderr).split())
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT * FROM web__accounts ORDER BY username").fetchall() == before
+
+
+def test_a_second_factor_is_enrolled_at_the_console_and_needed_to_sign_in(node: WebNode) -> None:
+    from datetime import UTC, datetime
+
+    from joinedup.web import mfa
+
+    with open_govern(node.node) as con:
+        con.execute(
+            "INSERT INTO govern__actors SELECT 'mfa-teacher', 'Mx Code', role, org_id, "
+            "org_kind, org_name, org_code, org_urns, accredited_until, ig_training_on, is_lay, "
+            "created_at FROM govern__actors WHERE actor_id = 'teacher'"
+        )
+    root = str(node.node.root)
+    early = _joinedup(["actor", "mfa", root, "mfa-teacher"], "")
+    assert early.returncode == 2 and "set a password first" in early.stdout + early.stderr
+    assert _joinedup(["actor", "mfa", root, "mfa-teacher", "--as", "teacher"], "").returncode == 3
+    password = "the-password-of-mx-code"
+    assert _joinedup(["actor", "password", root, "mfa-teacher", "--password-stdin"], password)
+    done = _joinedup(["actor", "mfa", root, "mfa-teacher"], "")
+    assert done.returncode == 0, done.stderr
+    uri = next(line for line in done.stdout.splitlines() if line.startswith("otpauth://totp/"))
+    secret = uri.split("secret=")[1].split("&")[0]
+    assert f"secret: {secret}" in done.stdout
+    app = create_app(web_settings_for(node.node, require_mfa=True))
+    client = TestClient(app)
+    code = mfa.code_for(secret, mfa.step_at(datetime.now(UTC)))
+    response = client.post(
+        "/signin",
+        data={
+            "username": "mfa-teacher",
+            "password": password,
+            "code": code,
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert "Mx Code" in client.get("/").text
+    assert secret not in str(_events(node.node.root, "local-operator"))
+
+
+def test_joinedup_serve_asks_for_a_second_factor_unless_told_not_to(node: WebNode) -> None:
+    import http.cookiejar
+    import re
+    import socket
+    import time
+    import urllib.parse
+    import urllib.request
+
+    def sign_in_over_http(url: str) -> tuple[int, str]:
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = opener.open(url + "signin", timeout=5).read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        form = {"username": "teacher", "password": PASSWORD, "csrf_token": token.group(1)}
+        request = urllib.request.Request(
+            url + "signin", data=urllib.parse.urlencode(form).encode(), method="POST"
+        )
+        try:
+            with opener.open(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    joinedup = str(Path(sys.executable).parent / "joinedup")
+    for extra, expected in (([], 403), (["--no-mfa"], 200)):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        server = subprocess.Popen(  # noqa: S603: the project's own CLI
+            [joinedup, "serve", str(node.node.root), "--port", str(port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            status, page = sign_in_over_http(f"http://127.0.0.1:{port}/")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+        assert status == expected, extra
+        if expected == 403:  # the demo teacher has a password but no authenticator
+            assert "no second factor" in page
+        else:
+            assert "Ms Taylor" in page  # signed in, sent home

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -325,3 +325,57 @@ def test_only_the_allowed_networks_reach_the_app_and_refusals_are_audited(
     assert TestClient(create_app(web_settings_for(node.node))).get("/signin").status_code == 200
     with pytest.raises(ConfigError, match="not a network"):
         web_settings_for(node.node, allowed_networks=("10.0.0.0/33",))
+
+
+def test_with_mfa_required_a_sign_in_needs_the_current_one_time_code(node: WebNode) -> None:
+    from joinedup.web import mfa
+
+    with open_govern(node.node) as con:
+        con.execute(
+            "INSERT INTO govern__actors SELECT 'mfa-analyst', 'Ms Factor', role, org_id, "
+            "org_kind, org_name, org_code, org_urns, accredited_until, ig_training_on, is_lay, "
+            "created_at FROM govern__actors WHERE actor_id = 'analyst'"
+        )
+    settings = web_settings_for(node.node, require_mfa=True)
+    accounts = AccountStore(settings.database_path)
+    accounts.create(AccountCreate(username="mfa-analyst", password=PASSWORD))
+    app = create_app(settings, throttle=SigninThrottle(attempts=50, window_seconds=60))
+
+    def attempt(client: TestClient, username: str, code: str) -> int:
+        response = client.post(
+            "/signin",
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "code": code,
+                "csrf_token": csrf_token(client),
+            },
+            follow_redirects=False,
+        )
+        return response.status_code
+
+    # no second factor yet: the password alone is not enough on this site
+    assert attempt(TestClient(app), "mfa-analyst", "") == 403
+    secret = accounts.enrol_second_factor("mfa-analyst")
+    step = mfa.step_at(datetime.now(UTC))
+    assert attempt(TestClient(app), "mfa-analyst", "") == 401
+    wrong = "000000" if mfa.code_for(secret, step) != "000000" else "111111"
+    assert attempt(TestClient(app), "mfa-analyst", wrong) == 401
+    client = TestClient(app)
+    assert attempt(client, "mfa-analyst", mfa.code_for(secret, step)) == 303
+    assert "Ms Factor" in client.get("/").text
+    # the same code again, from anyone, is refused; the next step's is accepted once
+    assert attempt(TestClient(app), "mfa-analyst", mfa.code_for(secret, step)) == 401
+    assert attempt(TestClient(app), "mfa-analyst", mfa.code_for(secret, step + 1)) == 303
+    with open_govern(node.node) as con:
+        rules = [
+            str(r[0])
+            for r in con.execute(
+                "SELECT rule FROM audit__events WHERE rule LIKE 'web:signin%' "
+                "ORDER BY seq DESC LIMIT 4"
+            ).fetchall()
+        ]
+    assert rules == ["web:signin-code", "web:signin-code", "web:signin-code", "web:signin-no-mfa"]
+    # a site without require_mfa still asks for the code of an account that has one
+    relaxed = create_app(web_settings_for(node.node))
+    assert attempt(TestClient(relaxed), "mfa-analyst", "") == 401

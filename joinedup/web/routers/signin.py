@@ -4,6 +4,8 @@ Invariants: a failed or throttled sign-in is recorded by ``decide`` as a denial 
 ``web:signin`` and ``web:signin-throttled``; the typed username and password are never
 recorded); a failed sign-in never says whether the username exists; a username or client
 address over the throttle's limit is refused before its password is checked; a successful
+sign-in of an account with a second factor needs its current one-time code (``joinedup.web.mfa``),
+and with ``require_mfa`` an account without one is refused; a successful
 sign-in starts a new server-side session (no session fixation; the anonymous one is revoked)
 and only redirects to a path on this site; signing out revokes the session on the server, so
 the old cookie is worthless from then on.
@@ -11,6 +13,7 @@ the old cookie is worthless from then on.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -22,6 +25,7 @@ from joinedup.govern import Action, Refusal, ResourceKind
 from joinedup.web.auth import AccountStore, SessionStore, SigninThrottle
 from joinedup.web.governance import Granted, Policy, require
 from joinedup.web.pages import PageLink, render_granted
+from joinedup.web.settings import WebSettings
 
 router = APIRouter()
 LINKS: tuple[PageLink, ...] = ()
@@ -34,6 +38,10 @@ SignOut = Annotated[
 
 
 SIGNIN_FAILED = Refusal(rule="web:signin", reason="sign-in failed: wrong username or password")
+SIGNIN_CODE = Refusal(rule="web:signin-code", reason="sign-in failed: wrong one-time code")
+SIGNIN_NO_SECOND_FACTOR = Refusal(
+    rule="web:signin-no-mfa", reason="sign-in refused: the account has no second factor"
+)
 SIGNIN_THROTTLED = Refusal(
     rule="web:signin-throttled", reason="sign-in refused: too many failed attempts"
 )
@@ -94,6 +102,35 @@ async def signin(request: Request, granted: SignIn) -> Response:
             "signin.html",
             {"next": target, "error": "That username and password do not match an account."},
             status_code=401,
+        )
+    settings: WebSettings = request.app.state.settings
+    if account.has_second_factor:
+        code = str(form.get("code", ""))
+        if not accounts.check_second_factor(account.username, code, datetime.now(UTC)):
+            throttle.record_failure(*keys)
+            _record(request, granted, SIGNIN_CODE)
+            return render_granted(
+                request,
+                granted,
+                "signin.html",
+                {
+                    "next": target,
+                    "error": "That username, password and code do not match an account.",
+                },
+                status_code=401,
+            )
+    elif settings.require_mfa:
+        _record(request, granted, SIGNIN_NO_SECOND_FACTOR)
+        return render_granted(
+            request,
+            granted,
+            "signin.html",
+            {
+                "next": target,
+                "error": "This account has no second factor yet, and this site needs one. "
+                "Ask the node administrator to set it up (joinedup actor mfa).",
+            },
+            status_code=403,
         )
     throttle.clear(*keys)
     store: SessionStore = request.app.state.session_store
