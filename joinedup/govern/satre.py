@@ -507,6 +507,17 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
     ),
     _e(
+        "2.4.04",
+        _MET,
+        "The configuration is verified at every use, not once: every command validates the"
+        " node's settings when it opens the node, and every read of the key checks that only its"
+        " owner can read it; a broken or loosened configuration stops the next command.",
+        "tests/functional/test_configuration_is_checked_at_every_use.py::"
+        "test_broken_settings_stop_the_next_command",
+        "tests/functional/test_configuration_is_checked_at_every_use.py::"
+        "test_a_key_opened_to_others_stops_the_next_use",
+    ),
+    _e(
         "3.1.02",
         _MET,
         "Every data-handling decision is kept: DAC reviews (quorum, a lay member, conditions),"
@@ -530,6 +541,16 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         " project settings, combined in the role x purpose x level matrix.",
         _PROJ + "test_a_projects_setting_is_its_security_tier",
         _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+    ),
+    _e(
+        "3.2.01",
+        _MET,
+        "A web account is created only for a registered actor (one named person, one role, one"
+        " organisation) by a node administrator; built-in and shared names cannot sign in, a"
+        " username is unique, and an account without its actor is refused everything.",
+        _AUTH + "test_reserved_and_duplicate_usernames_are_refused",
+        _AUTH + "test_a_web_account_without_a_registered_actor_is_refused",
+        "tests/functional/test_cli_actor_password.py::test_refusals_and_bad_input_change_nothing",
     ),
     _e(
         "3.2.04",
