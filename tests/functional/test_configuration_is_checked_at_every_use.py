@@ -18,11 +18,8 @@ COMMANDS = (
     ["audit", "report"],
     ["project", "register"],
 )
-KEY_COMMANDS = (
-    ["node", "status"],
-    ["optout", "add", "--nhs-number", "9434765919", "--dob", "2020-01-01"]
-    + ["--requested-by", "parent"],
-)
+OPT_OUT = ["--nhs-number", "9434765919", "--dob", "2020-01-01", "--requested-by", "parent"]
+KEY_COMMANDS = (["node", "status"], ["optout", "add", *OPT_OUT])
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
