@@ -31,7 +31,13 @@ from joinedup.govern import (
     Role,
 )
 from joinedup.govern.actors import add_actor, get_actor, get_actor_or_none, list_actors
-from joinedup.govern.alerts import AlertOutcome, list_alerts, review_alert
+from joinedup.govern.alerts import (
+    AlertOutcome,
+    list_alerts,
+    log_incident,
+    raise_audit_finding,
+    review_alert,
+)
 from joinedup.govern.audit import read_events, verify_audit
 from joinedup.govern.consent import (
     ConsentLevel,
@@ -671,10 +677,27 @@ def audit_verify(
     settings = load_node(node)
     # verify first: the decision below appends an event, which must not hide a break
     result = verify_audit(settings)
-    authorise(settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="verify")
+    decision = authorise(
+        settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="verify"
+    )
+    alert_id = None
+    if not result.is_intact:
+        finding = f"audit chain broken: {'; '.join(result.problems)}"
+        with open_govern(settings) as con:
+            alert_id = raise_audit_finding(
+                con,
+                event_id=decision.event.event_id,
+                actor_id=decision.actor.actor_id,
+                finding=finding,
+            )
     if json_output:
         _echo_json(
-            {"events": result.events, "intact": result.is_intact, "problems": result.problems}
+            {
+                "events": result.events,
+                "intact": result.is_intact,
+                "problems": result.problems,
+                "alert_id": alert_id,
+            }
         )
     elif result.is_intact:
         console.print(f"Audit chain intact: {result.events} events")
@@ -682,6 +705,12 @@ def audit_verify(
         console.print(f"[bold red]Audit chain broken[/] ({result.events} events):")
         for problem in result.problems:
             console.print(f"  {problem}")
+        if alert_id is not None:
+            console.print(
+                f"Alert {alert_id} raised for the node administrator (joinedup alert list)"
+            )
+        else:
+            console.print("This finding is already an open alert (joinedup alert list)")
     if not result.is_intact:
         raise typer.Exit(1)
 
@@ -731,7 +760,7 @@ def alert_list(
     json_output: JsonOpt = False,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
-    """List break-glass alerts."""
+    """List alerts: break-glass accesses and audit findings."""
     settings = load_node(node)
     authorise(settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name="alerts")
     with open_govern(settings) as con:
@@ -739,6 +768,7 @@ def alert_list(
     rows = [
         {
             "alert_id": a.alert_id,
+            "kind": a.kind.value,
             "actor_id": a.actor_id,
             "raised_at": a.raised_at.isoformat(timespec="seconds"),
             "status": a.status,
@@ -750,12 +780,37 @@ def alert_list(
     if json_output:
         _echo_json(rows)
         return
-    table = Table(title="Break-glass alerts")
-    for heading in ("alert", "actor", "raised", "status", "reason", "outcome"):
+    table = Table(title="Alerts")
+    for heading in ("alert", "kind", "actor", "raised", "status", "reason", "outcome"):
         table.add_column(heading)
     for r in rows:
         table.add_row(*(str(v or "-") for v in r.values()))
     console.print(table)
+
+
+@alert_app.command("add")
+def alert_add(
+    node: NodeArg,
+    summary: Annotated[
+        str,
+        typer.Option(
+            "--summary", help="What happened and when (no child's details); at least 20 characters."
+        ),
+    ],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Log an incident (a deviation from a process, a suspected breach) to track and resolve."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name="alerts"
+    )
+    with open_govern(settings) as con:
+        alert_id = log_incident(
+            con, event_id=allowed.event.event_id, reporter=allowed.actor, summary=summary
+        )
+    console.print(
+        f"Logged incident {alert_id}; close it with: joinedup alert review --outcome resolved"
+    )
 
 
 @alert_app.command("review")
@@ -765,7 +820,8 @@ def alert_review(
     outcome: Annotated[AlertOutcome, typer.Option("--outcome", help="The review's finding.")],
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
-    """Review a break-glass access (the safeguarding lead)."""
+    """Close an alert: review a break-glass access (appropriate or inappropriate), or mark an
+    audit finding resolved once investigated."""
     settings = load_node(node)
     allowed = authorise(
         settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name=alert_id

@@ -61,6 +61,7 @@ _DDL: tuple[str, ...] = (
     "person_id VARCHAR, reason VARCHAR NOT NULL, raised_at TIMESTAMP NOT NULL, "
     "recipient_role VARCHAR NOT NULL, status VARCHAR NOT NULL, reviewed_by VARCHAR, "
     "reviewed_at TIMESTAMP, review_outcome VARCHAR)",
+    "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'break_glass'",
     "CREATE TABLE IF NOT EXISTS audit__events ("
     "seq BIGINT PRIMARY KEY, event_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL, "
     "actor_id VARCHAR NOT NULL, actor_role VARCHAR NOT NULL, org_id VARCHAR NOT NULL, "

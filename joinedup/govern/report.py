@@ -52,12 +52,15 @@ def governance_report(
         if outcome == "deny":
             denials[str(rule)] += 1
     allowed = sum(c["allow"] for c in by_action.values())
+    glass = "kind = 'break_glass'"
     alerts_raised = _count(
-        con, "SELECT count(*) FROM govern__alerts WHERE raised_at >= ? AND raised_at < ?", period
+        con,
+        f"SELECT count(*) FROM govern__alerts WHERE {glass} AND raised_at >= ? AND raised_at < ?",
+        period,
     )
     alerts_reviewed = _count(
         con,
-        "SELECT count(*) FROM govern__alerts WHERE status <> 'open' "
+        f"SELECT count(*) FROM govern__alerts WHERE {glass} AND status <> 'open' "
         "AND raised_at >= ? AND raised_at < ?",
         period,
     )
@@ -81,9 +84,14 @@ def governance_report(
             "alerts_raised": alerts_raised,
             "alerts_reviewed": alerts_reviewed,
             "alerts_open_now": _count(
-                con, "SELECT count(*) FROM govern__alerts WHERE status = 'open'", []
+                con, f"SELECT count(*) FROM govern__alerts WHERE {glass} AND status = 'open'", []
             ),
         },
+        "audit_findings_open_now": _count(
+            con,
+            "SELECT count(*) FROM govern__alerts WHERE kind = 'audit_finding' AND status = 'open'",
+            [],
+        ),
         "opt_outs": {
             "recorded": _count(
                 con,

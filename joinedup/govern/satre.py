@@ -105,10 +105,15 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     ),
     _e(
         "1.2.09",
-        _PARTLY,
-        "Break-glass alerts are logged and resolved by review exactly once by someone other than"
-        " the actor; other incidents and audit findings have no tracker.",
+        _MET,
+        "Issues are logged, tracked and closed once as alerts: every break-glass access (a"
+        " deviation from relationship-based access) is reviewed by someone else; a broken audit"
+        " chain found by audit verify is raised for the node administrator and tracked until"
+        " resolved; any other incident is logged with joinedup alert add and resolved.",
         _REL + "test_an_alert_is_reviewed_once_and_never_by_the_one_who_broke_the_glass",
+        _GOV + "test_audit_findings.py::"
+        "test_a_broken_chain_becomes_one_tracked_alert_until_resolved",
+        _GOV + "test_audit_findings.py::test_an_incident_is_logged_tracked_and_resolved",
     ),
     _e(
         "1.3.02",
