@@ -205,7 +205,8 @@ ADMIN_RULES: dict[Action, AdminRule] = {
         AdminRule(
             action=Action.REVIEW_ALERT,
             roles=frozenset({Role.DSL, Role.NODE_ADMIN}),
-            why="the safeguarding lead reviews break-glass alerts",
+            why="the safeguarding lead and node administrators track alerts: they review "
+            "break-glass accesses, resolve audit findings and log incidents",
         ),
         AdminRule(
             action=Action.READ_PUBLIC,
