@@ -30,7 +30,14 @@ from joinedup.govern import (
     ResourceKind,
     Role,
 )
-from joinedup.govern.actors import add_actor, get_actor, get_actor_or_none, list_actors
+from joinedup.govern.actors import (
+    add_actor,
+    get_actor,
+    get_actor_or_none,
+    list_actors,
+    reinstate_actor,
+    suspend_actor,
+)
 from joinedup.govern.alerts import (
     AlertOutcome,
     list_alerts,
@@ -206,6 +213,44 @@ def actor_list(
             "yes" if r["lay"] else "",
         )
     console.print(table)
+
+
+@actor_app.command("suspend")
+def actor_suspend(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The actor to stop at once.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the suspension).")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Suspend an actor at once (an incident's first step): every request they make is refused
+    and their web sessions end, until reinstated."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.MANAGE_ACTORS, kind=ResourceKind.REGISTER, name="actors"
+    )
+    with open_govern(settings) as con:
+        suspend_actor(con, actor_id, by=allowed.actor, reason=reason)
+    web = web_settings_for(settings)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "actor suspended")
+    console.print(f"Suspended {actor_id}; {ended} open web session(s) ended")
+
+
+@actor_app.command("reinstate")
+def actor_reinstate(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The suspended actor.")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Lift an actor's suspension."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.MANAGE_ACTORS, kind=ResourceKind.REGISTER, name="actors"
+    )
+    with open_govern(settings) as con:
+        reinstate_actor(con, actor_id, by=allowed.actor)
+    console.print(f"Reinstated {actor_id}")
 
 
 def _read_new_password(from_stdin: bool) -> str:

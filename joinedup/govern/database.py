@@ -62,6 +62,9 @@ _DDL: tuple[str, ...] = (
     "recipient_role VARCHAR NOT NULL, status VARCHAR NOT NULL, reviewed_by VARCHAR, "
     "reviewed_at TIMESTAMP, review_outcome VARCHAR)",
     "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'break_glass'",
+    "CREATE TABLE IF NOT EXISTS govern__suspensions ("
+    "actor_id VARCHAR NOT NULL, suspended_by VARCHAR NOT NULL, suspended_at TIMESTAMP NOT NULL, "
+    "reason VARCHAR NOT NULL, lifted_by VARCHAR, lifted_at TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS audit__events ("
     "seq BIGINT PRIMARY KEY, event_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL, "
     "actor_id VARCHAR NOT NULL, actor_role VARCHAR NOT NULL, org_id VARCHAR NOT NULL, "

@@ -25,6 +25,8 @@ alert to the node's safeguarding lead. ``Decision.raise_if_denied()`` turns a de
 ``AccessDenied`` (exit 3, HTTP 403) carrying the reason.
 
 Invariants:
+- a suspended actor (``actors.suspend_actor``) is refused everything, public pages included,
+  until reinstated (rule ``actor:suspended``; the suspension's reason stays in its register);
 - there is no other path to a verdict: the CLI and the web app call ``decide`` before acting;
 - a denial is as audited as an allowance; the reason never holds a row value;
 - an unsigned, partly signed, expired or mismatched project is refused for every purpose.
@@ -41,7 +43,7 @@ import duckdb
 
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied
-from joinedup.govern.actors import get_actor_or_none
+from joinedup.govern.actors import get_actor_or_none, suspension_of
 from joinedup.govern.audit import AuditEvent, append_event
 from joinedup.govern.consent import ContactPermission, consent_records_for_person, judge_consent
 from joinedup.govern.database import GovernSession, open_session
@@ -148,8 +150,15 @@ def _decide(session: GovernSession, request: _Request) -> Decision:
                 actor_id=actor, display_name="unregistered", role=Role.CITIZEN, org=PUBLIC_ORG
             )
         actor = found
+    suspended = suspension_of(gov, actor.actor_id) if registered else None
     if request.refusal is not None:
         verdict = _Verdict(allowed=False, reason=request.refusal.reason, rule=request.refusal.rule)
+    elif suspended is not None:
+        verdict = _Verdict(
+            allowed=False,
+            reason=f"actor {actor.actor_id} is suspended; ask the node administrator",
+            rule="actor:suspended",
+        )
     elif not registered:
         verdict = _Verdict(
             allowed=False,

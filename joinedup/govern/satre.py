@@ -523,6 +523,16 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         "test_a_key_opened_to_others_stops_the_next_use",
     ),
     _e(
+        "2.6.04",
+        _MET,
+        "The incident procedure (docs/how-to/respond-to-an-incident.md) is commands: suspend"
+        " an actor at once (every request refused, web sessions ended), log the incident, find"
+        " what happened in the audit chain, resolve, reinstate.",
+        "tests/functional/test_actor_suspension.py::"
+        "test_a_suspended_actor_is_refused_everything_until_reinstated",
+        _GOV + "test_audit_findings.py::test_an_incident_is_logged_tracked_and_resolved",
+    ),
+    _e(
         "3.1.02",
         _MET,
         "Every data-handling decision is kept: DAC reviews (quorum, a lay member, conditions),"
