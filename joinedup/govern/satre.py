@@ -487,6 +487,15 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _GOV + "test_report.py::test_the_cli_report_is_for_the_audit_readers",
     ),
     _e(
+        "1.2.11",
+        _MET,
+        "The data that measure how well the node works are kept and reported: every decision"
+        " and refusal in the audit chain with the alerts and registers, counted by the"
+        " governance report; linkage quality scored against truth by the linkage report.",
+        _GOV + "test_report.py::test_the_report_counts_the_periods_decisions_and_the_registers",
+        "tests/functional/test_link_report.py::test_json_report_scores_against_truth",
+    ),
+    _e(
         "1.4.05",
         _MET,
         "The web app is the study-management portal: application, DAC review, node"
