@@ -863,6 +863,14 @@ def alert_review(
     node: NodeArg,
     alert_id: Annotated[str, typer.Argument(help="The alert id.")],
     outcome: Annotated[AlertOutcome, typer.Option("--outcome", help="The review's finding.")],
+    public_note: Annotated[
+        str | None,
+        typer.Option(
+            "--public-note",
+            help="For a resolved incident or audit finding: what happened and what was done, "
+            "published in the transparency register (no person named).",
+        ),
+    ] = None,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Close an alert: review a break-glass access (appropriate or inappropriate), or mark an
@@ -872,5 +880,7 @@ def alert_review(
         settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name=alert_id
     )
     with open_govern(settings) as con:
-        review_alert(con, alert_id, reviewer=allowed.actor, outcome=outcome)
+        review_alert(
+            con, alert_id, reviewer=allowed.actor, outcome=outcome, public_note=public_note
+        )
     console.print(f"Alert {alert_id} reviewed: {outcome.value}")

@@ -92,8 +92,16 @@ def list_alerts(con: duckdb.DuckDBPyConnection, *, open_only: bool = False) -> l
 
 
 def review_alert(
-    con: duckdb.DuckDBPyConnection, alert_id: str, *, reviewer: Actor, outcome: AlertOutcome
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    *,
+    reviewer: Actor,
+    outcome: AlertOutcome,
+    public_note: str | None = None,
 ) -> None:
+    """Close an alert once. A resolved incident or audit finding may carry a ``public_note``
+    (what happened and what was done, in words fit for the public), which the transparency
+    register publishes; a break-glass review never does (it is about one child's care)."""
     if reviewer.role not in (Role.DSL, Role.NODE_ADMIN):
         raise UsageError(f"actor {reviewer.actor_id} cannot review alerts")
     row = con.execute(
@@ -109,10 +117,19 @@ def review_alert(
         raise UsageError(f"a {kind.value} alert is closed as: {allowed}")
     if kind is AlertKind.BREAK_GLASS and row[1] == reviewer.actor_id:
         raise UsageError("nobody reviews their own break-glass access")
+    note = (public_note or "").strip() or None
+    if note is not None and kind is AlertKind.BREAK_GLASS:
+        raise UsageError("a break-glass review is never published (it concerns one child)")
     con.execute(
         "UPDATE govern__alerts SET status = 'reviewed', reviewed_by = ?, reviewed_at = ?, "
-        "review_outcome = ? WHERE alert_id = ?",
-        [reviewer.actor_id, datetime.now(UTC).replace(tzinfo=None), outcome.value, alert_id],
+        "review_outcome = ?, public_note = ? WHERE alert_id = ?",
+        [
+            reviewer.actor_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            outcome.value,
+            note,
+            alert_id,
+        ],
     )
 
 

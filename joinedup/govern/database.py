@@ -62,6 +62,7 @@ _DDL: tuple[str, ...] = (
     "recipient_role VARCHAR NOT NULL, status VARCHAR NOT NULL, reviewed_by VARCHAR, "
     "reviewed_at TIMESTAMP, review_outcome VARCHAR)",
     "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'break_glass'",
+    "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS public_note VARCHAR",
     "CREATE TABLE IF NOT EXISTS govern__suspensions ("
     "actor_id VARCHAR NOT NULL, suspended_by VARCHAR NOT NULL, suspended_at TIMESTAMP NOT NULL, "
     "reason VARCHAR NOT NULL, lifted_by VARCHAR, lifted_at TIMESTAMP)",

@@ -251,6 +251,14 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _DOCS + "test_cli_reference_is_generated_from_the_commands",
     ),
     _e(
+        "1.7.04",
+        _MET,
+        "Resolved incidents and audit findings closed with a public note (what happened, what"
+        " was done) are published in the transparency register as soon as they are resolved;"
+        " break-glass reviews never are.",
+        _GOV + "test_transparency.py::test_resolved_incidents_with_a_public_note_are_published",
+    ),
+    _e(
         "2.1.08",
         _MET,
         "The node's only shared services (the store behind decide, reached through the CLI and"

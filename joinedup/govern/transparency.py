@@ -8,8 +8,13 @@ summary, public benefit, datasets, legal basis, whether opt-outs were applied, o
 and the dates (applied, DAC decision, countersignature, expiry). Applications still awaiting
 the DAC or the countersignature, and rejected ones, are not in it: they never had any data.
 
+It also publishes the node's resolved incidents and audit findings that were closed with a
+public note (``alerts.review_alert(..., public_note=...)``): the kind, when it was raised and
+resolved, and the note: what happened and what was done. Break-glass reviews are never in it.
+
 Invariants: the register holds no actor's name, no person and no count below the disclosure
-threshold: only project-level facts. Opt-outs apply to every project (all are secondary uses).
+threshold: only project-level facts and the public notes written for it. Opt-outs apply to
+every project (all are secondary uses).
 """
 
 from __future__ import annotations
@@ -65,7 +70,25 @@ def build_register(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, obj
                 "expires_on": spec.expires_on.isoformat(),
             }
         )
-    return {"version": REGISTER_VERSION, "generated_on": today.isoformat(), "projects": entries}
+    incidents = [
+        {
+            "kind": str(kind),
+            "raised_on": raised.date().isoformat(),
+            "resolved_on": resolved.date().isoformat(),
+            "note": str(note),
+        }
+        for kind, raised, resolved, note in con.execute(
+            "SELECT kind, raised_at, reviewed_at, public_note FROM govern__alerts "
+            "WHERE public_note IS NOT NULL AND status <> 'open' AND kind <> 'break_glass' "
+            "ORDER BY reviewed_at, alert_id"
+        ).fetchall()
+    ]
+    return {
+        "version": REGISTER_VERSION,
+        "generated_on": today.isoformat(),
+        "projects": entries,
+        "incidents": incidents,
+    }
 
 
 def register_json(con: duckdb.DuckDBPyConnection, today: date) -> str:

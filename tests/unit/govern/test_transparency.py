@@ -12,7 +12,7 @@ from pathlib import Path
 from govern_fixtures import TODAY
 
 from joinedup.cli.main import main
-from joinedup.govern import LOCAL_OPERATOR, Actor, Organisation, OrgKind, Role
+from joinedup.govern import LOCAL_OPERATOR, Action, Actor, Organisation, OrgKind, Role
 from joinedup.govern.actors import add_actor
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import (
@@ -132,3 +132,66 @@ def test_the_cli_writes_the_register_for_anyone(tmp_path: Path) -> None:
     args = ["project", "register", str(node.root), "--out", str(out), "--as", "citizen-1"]
     assert main(args, {}) == 0
     assert json.loads(out.read_text())["projects"] == []
+
+
+def test_resolved_incidents_with_a_public_note_are_published(tmp_path: Path) -> None:
+    from joinedup.errors import UsageError
+    from joinedup.govern import BreakGlass, Resource, ResourceKind, decide
+    from joinedup.govern.alerts import AlertOutcome, log_incident, review_alert
+    from joinedup.model import DataLevel
+
+    node = init_node(tmp_path / "node", name="transparency")
+    teacher = replace(ANALYST, actor_id="teacher-zq", role=Role.TEACHER)
+    with open_govern(node) as con:
+        add_actor(con, teacher)
+    glass = decide(
+        node=node,
+        actor=teacher,
+        action=Action.READ,
+        resource=Resource(
+            kind=ResourceKind.PERSON,
+            name="store__timeline",
+            level=DataLevel.L0_IDENTIFIABLE,
+            person_id="P-someone",
+        ),
+        purpose=Purpose.DIRECT_CARE,
+        break_glass=BreakGlass(reason="child brought to A&E, school contact needed now"),
+    )
+    assert glass.alert_id is not None
+    note = "An export folder was readable by other staff for two days; access was closed."
+    with open_govern(node) as con:
+        published = log_incident(
+            con, event_id="e1", reporter=LOCAL_OPERATOR, summary="export folder found open"
+        )
+        quiet = log_incident(
+            con, event_id="e2", reporter=LOCAL_OPERATOR, summary="a printer left a page out"
+        )
+        still_open = log_incident(
+            con, event_id="e3", reporter=LOCAL_OPERATOR, summary="odd searches, looking into it"
+        )
+        review_alert(
+            con, published, reviewer=LOCAL_OPERATOR, outcome=AlertOutcome.RESOLVED, public_note=note
+        )
+        review_alert(con, quiet, reviewer=LOCAL_OPERATOR, outcome=AlertOutcome.RESOLVED)
+        try:
+            review_alert(
+                con,
+                glass.alert_id,
+                reviewer=LOCAL_OPERATOR,
+                outcome=AlertOutcome.APPROPRIATE,
+                public_note="published?",
+            )
+        except UsageError as refused:
+            assert "never published" in str(refused)
+        else:
+            raise AssertionError("a break-glass review was allowed a public note")
+        register = build_register(con, TODAY)
+    incidents = register["incidents"]
+    today = datetime.now(UTC).date().isoformat()
+    assert incidents == [
+        {"kind": "incident", "raised_on": today, "resolved_on": today, "note": note}
+    ]
+    text = json.dumps(register)
+    for private in ("export folder found open", "printer", "odd searches", "A&E", "teacher-zq"):
+        assert private not in text
+    assert still_open  # logged, open: not public
