@@ -4,8 +4,9 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage] [--people N] [--seed S] [--keep]``; with no
-``--only`` it runs the spine and then the linkage benchmark (``bench/linkage.py``).
+Usage: ``python -m bench.run [--only spine|linkage|outputs] [--people N] [--seed S] [--keep]``;
+with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``) and the
+disclosure-control benchmark (``bench/outputs.py``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def score_index(node: Path, truth: Path) -> dict[str, object]:
     try:
         attach_vault(con, settings.vault_path)
         ours = score_against_truth(con, truth)
+        method_row = con.execute(
+            "SELECT method FROM link__runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
         con.execute(
             "CREATE TEMP TABLE peer_record_person AS SELECT record_key, "
             "CASE WHEN given_name_norm IS NULL OR family_name_norm IS NULL "
@@ -104,7 +108,10 @@ def score_index(node: Path, truth: Path) -> dict[str, object]:
 
     result = {
         "records_scored": ours.records_scored,
-        "joinedup_deterministic_v1": as_dict(ours),
+        "joinedup_person_index": {
+            "method": method_row[0] if method_row else None,
+            **as_dict(ours),
+        },
         "peer_exact_name_dob": as_dict(peer),
         "recall_ratio": round(ours.recall / peer.recall, 3) if peer.recall else None,
         "f1_ratio": round(ours.f1 / peer.f1, 3) if peer.f1 else None,
@@ -168,15 +175,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
-        "--only", choices=("spine", "linkage"), help="run one benchmark (default: both)"
+        "--only",
+        choices=("spine", "linkage", "outputs"),
+        help="run one benchmark (default: all)",
     )
     ns = parser.parse_args(argv)
-    if ns.only != "linkage":
+    if ns.only in (None, "spine"):
         bench_spine_main(ns)
-    if ns.only != "spine":
+    if ns.only in (None, "linkage"):
         from bench import linkage
 
         linkage.main([])
+    if ns.only in (None, "outputs"):
+        from bench import outputs
+
+        outputs.main()
     return 0
 
 

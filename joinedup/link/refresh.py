@@ -36,6 +36,7 @@ from joinedup.link.index import (
 )
 from joinedup.link.model_artefact import model_path
 from joinedup.link.probabilistic import DEFAULT_THRESHOLD, SplinkStage
+from joinedup.link.review import ReviewDecisionsStage
 from joinedup.link.stages import LinkStage
 from joinedup.store.linked import (
     STORE_TABLES,
@@ -115,9 +116,10 @@ def default_stages(
     threshold: float | None = None,
 ) -> tuple[LinkStage, ...]:
     """The stages of a method: ``deterministic`` (exact rules alone) or ``splink`` (exact rules,
-    then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``)."""
+    then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``).
+    Either ends with the review stage, which applies reviewers' decisions (none: no change)."""
     if method == "deterministic":
-        return (DeterministicStage(),)
+        return (DeterministicStage(), ReviewDecisionsStage())
     if method == "splink":
         return (
             DeterministicStage(),
@@ -126,6 +128,7 @@ def default_stages(
                 retrain=retrain,
                 threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
             ),
+            ReviewDecisionsStage(),
         )
     raise ConfigError(f"unknown linkage method {method!r}; choose one of {', '.join(METHODS)}")
 

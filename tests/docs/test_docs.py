@@ -104,3 +104,12 @@ def test_the_glossary_defines_the_governance_vocabulary() -> None:
         if term not in terms:
             missing.append(f"term {term}")
     assert missing == []
+
+
+def test_outputs_reference_shows_the_profiles_as_coded() -> None:
+    from joinedup.outputs.profiles import render_profiles_markdown
+
+    page = (ROOT / "docs" / "reference" / "outputs.md").read_text()
+    assert render_profiles_markdown() in page, (
+        "docs/reference/outputs.md's profile table is stale: paste render_profiles_markdown()"
+    )
