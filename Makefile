@@ -10,7 +10,7 @@ ACRO_STAMP := $(ACRO_VENV)/.installed
 PEOPLE ?= 20000
 SEED ?= 7
 
-.PHONY: install install-dfe install-acro chromium demo test lint bench clean
+.PHONY: install install-dfe install-acro chromium axe demo test lint bench clean
 
 install: $(STAMP)
 
@@ -45,12 +45,23 @@ $(ACRO_STAMP): constraints-acro.txt
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
+# axe-core, the accessibility engine the browser tests inject into each page, installed from
+# npm at the version pinned in tests/browser/axe/package-lock.json (the app never serves it).
+AXE_DIR := tests/browser/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+axe: $(AXE)
+
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	cd $(AXE_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(AXE)
+
 # Builds the demo node, seeds one account per role, prints the logins and serves the web app on
 # 127.0.0.1 until Ctrl-C. Scripts use `joinedup demo --no-serve` instead.
 demo: install
 	$(BIN)/joinedup demo --dir demo --people $(PEOPLE) --seed $(SEED)
 
-test: install install-dfe chromium
+test: install install-dfe chromium axe
 	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q
 
 lint: install
@@ -63,4 +74,4 @@ bench: install install-acro
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) $(DFE_VENV) $(ACRO_VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DFE_VENV) $(ACRO_VENV) demo .pytest_cache .mypy_cache .ruff_cache $(AXE_DIR)/node_modules

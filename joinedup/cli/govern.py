@@ -7,17 +7,20 @@ Every command is decided by ``joinedup.govern.decide`` (through ``joinedup.cli.g
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from joinedup.cli.gate import authorise
 from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg, parse_date_option
 from joinedup.config import NodeSettings, load_node
+from joinedup.errors import UsageError
 from joinedup.govern import (
     LOCAL_OPERATOR_ID,
     Action,
@@ -27,8 +30,21 @@ from joinedup.govern import (
     ResourceKind,
     Role,
 )
-from joinedup.govern.actors import add_actor, get_actor, list_actors
-from joinedup.govern.alerts import AlertOutcome, list_alerts, review_alert
+from joinedup.govern.actors import (
+    add_actor,
+    get_actor,
+    get_actor_or_none,
+    list_actors,
+    reinstate_actor,
+    suspend_actor,
+)
+from joinedup.govern.alerts import (
+    AlertOutcome,
+    list_alerts,
+    log_incident,
+    raise_audit_finding,
+    review_alert,
+)
 from joinedup.govern.audit import read_events, verify_audit
 from joinedup.govern.consent import (
     ConsentLevel,
@@ -39,7 +55,13 @@ from joinedup.govern.consent import (
 )
 from joinedup.govern.database import open_govern, open_store_read_only
 from joinedup.govern.identify import ChildKey, identify_child
-from joinedup.govern.optout import RequestedBy, excluded_person_count, list_optouts, record_optout
+from joinedup.govern.optout import (
+    RequestedBy,
+    excluded_person_count,
+    list_optouts,
+    record_optout,
+    withdraw_optout,
+)
 from joinedup.govern.projects import (
     ProjectSpec,
     Review,
@@ -50,15 +72,21 @@ from joinedup.govern.projects import (
     project_status,
     review_project,
 )
+from joinedup.govern.report import governance_report
 from joinedup.govern.transparency import register_json
 from joinedup.model import Purpose
+from joinedup.web import AccountCreate, AccountStore, web_settings_for
+from joinedup.web.auth import MIN_PASSWORD_LENGTH, SessionStore
+from joinedup.web.mfa import provisioning_uri
 
 console = Console()
 actor_app = typer.Typer(help="Register the people who act on a node.", no_args_is_help=True)
 project_app = typer.Typer(
     help="Projects and the Data Access Committee (Five Safes).", no_args_is_help=True
 )
-optout_app = typer.Typer(help="The dissent register: opting a child out.", no_args_is_help=True)
+optout_app = typer.Typer(
+    help="The dissent register: opting a child out, and withdrawing it.", no_args_is_help=True
+)
 consent_app = typer.Typer(help="Consent to contact (green, amber, red).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 alert_app = typer.Typer(help="Break-glass alerts for the safeguarding lead.", no_args_is_help=True)
@@ -185,6 +213,123 @@ def actor_list(
             "yes" if r["lay"] else "",
         )
     console.print(table)
+
+
+@actor_app.command("suspend")
+def actor_suspend(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The actor to stop at once.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the suspension).")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Suspend an actor at once (an incident's first step): every request they make is refused
+    and their web sessions end, until reinstated."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.MANAGE_ACTORS, kind=ResourceKind.REGISTER, name="actors"
+    )
+    with open_govern(settings) as con:
+        suspend_actor(con, actor_id, by=allowed.actor, reason=reason)
+    web = web_settings_for(settings)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "actor suspended")
+    console.print(f"Suspended {actor_id}; {ended} open web session(s) ended")
+
+
+@actor_app.command("reinstate")
+def actor_reinstate(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The suspended actor.")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Lift an actor's suspension."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.MANAGE_ACTORS, kind=ResourceKind.REGISTER, name="actors"
+    )
+    with open_govern(settings) as con:
+        reinstate_actor(con, actor_id, by=allowed.actor)
+    console.print(f"Reinstated {actor_id}")
+
+
+def _read_new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(
+        typer.prompt(
+            f"New web password (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    )
+
+
+@actor_app.command("password")
+def actor_password(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The registered actor who signs in.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input (for scripts) "
+            "instead of prompting. It is never taken as an argument.",
+        ),
+    ] = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Set or reset an actor's web sign-in password; their open web sessions end."""
+    settings = load_node(node)
+    authorise(
+        settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.REGISTER, name="web-accounts"
+    )
+    with open_govern(settings) as con:
+        if get_actor_or_none(con, actor_id) is None:
+            raise UsageError(
+                f"no actor {actor_id} on this node: register them first (joinedup actor add)"
+            )
+    password = _read_new_password(password_stdin)
+    try:
+        account = AccountCreate(username=actor_id, password=password)
+    except ValidationError:
+        raise UsageError(
+            f"a web password has {MIN_PASSWORD_LENGTH} to 200 characters, and the actor id "
+            "must be a web username (lower-case letters, digits, '.', '_', '-')"
+        ) from None
+    web = web_settings_for(settings)
+    created = AccountStore(web.database_path).set_password(account)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "password set")
+    if created:
+        console.print(f"Created the web sign-in of {actor_id}")
+    else:
+        console.print(f"Reset the web password of {actor_id}; {ended} open session(s) ended")
+
+
+@actor_app.command("mfa")
+def actor_mfa(
+    node: NodeArg,
+    actor_id: Annotated[str, typer.Argument(help="The actor whose web sign-in gets a code.")],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Give an actor's web sign-in a second factor (an authenticator app's one-time codes);
+    shows the secret once, replaces any earlier one and ends their open sessions."""
+    settings = load_node(node)
+    authorise(
+        settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.REGISTER, name="web-accounts"
+    )
+    web = web_settings_for(settings)
+    secret = AccountStore(web.database_path).enrol_second_factor(actor_id)
+    ended = SessionStore(
+        web.database_path, lifetime_seconds=web.session_seconds, idle_seconds=web.idle_seconds
+    ).revoke_user(actor_id, "second factor set")
+    uri = provisioning_uri(secret, account=actor_id, issuer=f"joinedup {settings.name}")
+    console.print(f"Second factor set for {actor_id}; {ended} open session(s) ended.")
+    console.print("Add it to the person's authenticator app (shown once, give it to them only):")
+    typer.echo(uri)
+    typer.echo(f"secret: {secret}")
 
 
 # ---------------------------------------------------------------- project
@@ -379,6 +524,32 @@ def optout_add(
     )
 
 
+@optout_app.command("withdraw")
+def optout_withdraw(
+    node: NodeArg,
+    dob: DobOpt,
+    requested_by: Annotated[
+        RequestedBy,
+        typer.Option("--requested-by", help="parent (child under 13) or young_person (13+)."),
+    ],
+    nhs_number: NhsOpt = None,
+    upn: UpnOpt = None,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Withdraw a child's opt-out (name the child as when opting out); from the next refresh."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.WITHDRAW_OPTOUT, kind=ResourceKind.REGISTER, name="dissent"
+    )
+    child = _child(settings, nhs_number, upn, dob)
+    with open_govern(settings) as con:
+        withdrawal = withdraw_optout(con, child, requested_by=requested_by, actor=allowed.actor)
+    console.print(
+        f"Recorded withdrawal {withdrawal.withdrawal_id}; the child is back in secondary uses "
+        "from the next: joinedup node refresh"
+    )
+
+
 @optout_app.command("list")
 def optout_list(
     node: NodeArg, json_output: JsonOpt = False, as_actor: AsActorOpt = LOCAL_OPERATOR_ID
@@ -397,6 +568,7 @@ def optout_list(
             "requested_by": o.requested_by.value,
             "recorded_by": o.recorded_by,
             "recorded_at": o.recorded_at.isoformat(),
+            "withdrawn_at": None if o.withdrawn_at is None else o.withdrawn_at.isoformat(),
         }
         for o in optouts
     ]
@@ -404,10 +576,11 @@ def optout_list(
         _echo_json({"optouts": rows, "persons_excluded_at_last_refresh": excluded})
         return
     table = Table(title="Dissent register")
-    for heading in ("opt-out", "identified by", "requested by", "recorded by", "recorded at"):
+    headings = ("opt-out", "identified by", "requested by", "recorded by", "recorded at")
+    for heading in (*headings, "withdrawn at"):
         table.add_column(heading)
     for r in rows:
-        table.add_row(*(str(v) for v in r.values()))
+        table.add_row(*(str(v or "-") for v in r.values()))
     console.print(table)
     console.print(f"Persons excluded from secondary views at the last refresh: {excluded}")
 
@@ -493,6 +666,54 @@ def consent_show(
 # ---------------------------------------------------------------- audit
 
 
+@audit_app.command("report")
+def audit_report(
+    node: NodeArg,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="First day of the period, YYYY-MM-DD (default: 30 days ago)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last day of the period (default: today).")
+    ] = None,
+    json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """How information governance performed over a period: counts of decisions, refusals,
+    break-glass, opt-outs and projects (no person, no actor named)."""
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="report")
+    last = _today() if until is None else parse_date_option(until, "--until")
+    first = last - timedelta(days=30) if since is None else parse_date_option(since, "--since")
+    if first > last:
+        raise UsageError("--since must be on or before --until")
+    chain = verify_audit(settings)
+    with open_govern(settings) as con:
+        report = governance_report(con, since=first, until=last)
+    report["audit_chain_intact"] = chain.is_intact
+    if json_output:
+        _echo_json(report)
+        return
+    decisions = report["decisions"]
+    assert isinstance(decisions, dict)
+    console.print(f"Governance report {first.isoformat()} to {last.isoformat()}")
+    console.print(
+        f"Decisions: {decisions['total']} ({decisions['allowed']} allowed, "
+        f"{decisions['denied']} denied); audit chain intact: {chain.is_intact}"
+    )
+    table = Table(title="Decisions by action")
+    for heading in ("action", "allowed", "denied"):
+        table.add_column(heading)
+    for action, counts in decisions["by_action"].items():
+        table.add_row(action, str(counts["allow"]), str(counts["deny"]))
+    console.print(table)
+    for section in ("break_glass", "opt_outs", "projects_by_state"):
+        values = report[section]
+        assert isinstance(values, dict)
+        words = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+        console.print(f"{section.replace('_', ' ').capitalize()}: {words}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     node: NodeArg, json_output: JsonOpt = False, as_actor: AsActorOpt = LOCAL_OPERATOR_ID
@@ -501,10 +722,27 @@ def audit_verify(
     settings = load_node(node)
     # verify first: the decision below appends an event, which must not hide a break
     result = verify_audit(settings)
-    authorise(settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="verify")
+    decision = authorise(
+        settings, as_actor, Action.READ_AUDIT, kind=ResourceKind.AUDIT, name="verify"
+    )
+    alert_id = None
+    if not result.is_intact:
+        finding = f"audit chain broken: {'; '.join(result.problems)}"
+        with open_govern(settings) as con:
+            alert_id = raise_audit_finding(
+                con,
+                event_id=decision.event.event_id,
+                actor_id=decision.actor.actor_id,
+                finding=finding,
+            )
     if json_output:
         _echo_json(
-            {"events": result.events, "intact": result.is_intact, "problems": result.problems}
+            {
+                "events": result.events,
+                "intact": result.is_intact,
+                "problems": result.problems,
+                "alert_id": alert_id,
+            }
         )
     elif result.is_intact:
         console.print(f"Audit chain intact: {result.events} events")
@@ -512,6 +750,12 @@ def audit_verify(
         console.print(f"[bold red]Audit chain broken[/] ({result.events} events):")
         for problem in result.problems:
             console.print(f"  {problem}")
+        if alert_id is not None:
+            console.print(
+                f"Alert {alert_id} raised for the node administrator (joinedup alert list)"
+            )
+        else:
+            console.print("This finding is already an open alert (joinedup alert list)")
     if not result.is_intact:
         raise typer.Exit(1)
 
@@ -561,7 +805,7 @@ def alert_list(
     json_output: JsonOpt = False,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
-    """List break-glass alerts."""
+    """List alerts: break-glass accesses and audit findings."""
     settings = load_node(node)
     authorise(settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name="alerts")
     with open_govern(settings) as con:
@@ -569,6 +813,7 @@ def alert_list(
     rows = [
         {
             "alert_id": a.alert_id,
+            "kind": a.kind.value,
             "actor_id": a.actor_id,
             "raised_at": a.raised_at.isoformat(timespec="seconds"),
             "status": a.status,
@@ -580,12 +825,37 @@ def alert_list(
     if json_output:
         _echo_json(rows)
         return
-    table = Table(title="Break-glass alerts")
-    for heading in ("alert", "actor", "raised", "status", "reason", "outcome"):
+    table = Table(title="Alerts")
+    for heading in ("alert", "kind", "actor", "raised", "status", "reason", "outcome"):
         table.add_column(heading)
     for r in rows:
         table.add_row(*(str(v or "-") for v in r.values()))
     console.print(table)
+
+
+@alert_app.command("add")
+def alert_add(
+    node: NodeArg,
+    summary: Annotated[
+        str,
+        typer.Option(
+            "--summary", help="What happened and when (no child's details); at least 20 characters."
+        ),
+    ],
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """Log an incident (a deviation from a process, a suspected breach) to track and resolve."""
+    settings = load_node(node)
+    allowed = authorise(
+        settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name="alerts"
+    )
+    with open_govern(settings) as con:
+        alert_id = log_incident(
+            con, event_id=allowed.event.event_id, reporter=allowed.actor, summary=summary
+        )
+    console.print(
+        f"Logged incident {alert_id}; close it with: joinedup alert review --outcome resolved"
+    )
 
 
 @alert_app.command("review")
@@ -593,13 +863,24 @@ def alert_review(
     node: NodeArg,
     alert_id: Annotated[str, typer.Argument(help="The alert id.")],
     outcome: Annotated[AlertOutcome, typer.Option("--outcome", help="The review's finding.")],
+    public_note: Annotated[
+        str | None,
+        typer.Option(
+            "--public-note",
+            help="For a resolved incident or audit finding: what happened and what was done, "
+            "published in the transparency register (no person named).",
+        ),
+    ] = None,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
-    """Review a break-glass access (the safeguarding lead)."""
+    """Close an alert: review a break-glass access (appropriate or inappropriate), or mark an
+    audit finding resolved once investigated."""
     settings = load_node(node)
     allowed = authorise(
         settings, as_actor, Action.REVIEW_ALERT, kind=ResourceKind.REGISTER, name=alert_id
     )
     with open_govern(settings) as con:
-        review_alert(con, alert_id, reviewer=allowed.actor, outcome=outcome)
+        review_alert(
+            con, alert_id, reviewer=allowed.actor, outcome=outcome, public_note=public_note
+        )
     console.print(f"Alert {alert_id} reviewed: {outcome.value}")

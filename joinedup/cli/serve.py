@@ -1,5 +1,8 @@
 """``joinedup serve NODE``: serve a node's web app with uvicorn until Ctrl-C.
 
+Every sign-in needs a password and a one-time code (``joinedup actor mfa``) unless
+``--no-mfa`` is given (demonstrations and tests; ``joinedup demo`` serves that way).
+
 Binds to 127.0.0.1 unless told otherwise. The access log is off: request paths can hold a
 child's pseudonym, and every request is recorded by the governance layer's audit log instead.
 """
@@ -33,6 +36,25 @@ SecureCookiesOpt = Annotated[
 ]
 
 
+AllowNetworkOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-network",
+        help="Serve only clients in this network, e.g. 10.20.0.0/16 (repeat; default: any).",
+    ),
+]
+
+
+NoMfaOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-mfa",
+        help="Let accounts without a second factor sign in with a password alone "
+        "(demonstrations and tests only).",
+    ),
+]
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -59,11 +81,23 @@ def serve_command(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     secure_cookies: SecureCookiesOpt = False,
+    allow_network: AllowNetworkOpt = None,
+    no_mfa: NoMfaOpt = False,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Serve the node's web app (sign-in, home pages per role, child view, projects, register)."""
     node_settings = load_node(node)
     authorise(node_settings, as_actor, Action.ADMINISTER_NODE, kind=ResourceKind.NODE, name="serve")
-    settings = web_settings_for(node_settings, secure_cookies=secure_cookies)
+    settings = web_settings_for(
+        node_settings,
+        secure_cookies=secure_cookies,
+        allowed_networks=tuple(allow_network or ()),
+        require_mfa=not no_mfa,
+    )
+    if no_mfa:
+        console.print(
+            "[bold yellow]warning:[/] --no-mfa: a password alone signs in; "
+            "give every account a second factor (joinedup actor mfa) and drop --no-mfa"
+        )
     console.print(f"Serving {settings.node.name} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve(settings, host=host, port=port)

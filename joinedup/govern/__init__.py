@@ -3,7 +3,7 @@
 Public surface: ``decide`` and ``Decision`` (the one gate, audited), ``open_session`` and
 ``GovernSession`` (many decisions on connections held open), the value types
 (``Actor``, ``Organisation``, ``Role``, ``OrgKind``, ``Action``, ``Resource``, ``ResourceKind``,
-``BreakGlass``, ``LOCAL_OPERATOR``), and the registers in their modules: ``actors``,
+``BreakGlass``, ``Refusal``, ``LOCAL_OPERATOR``), and the registers in their modules: ``actors``,
 ``projects``, ``optout``, ``consent``, ``audit``, ``alerts``, ``transparency``.
 State lives in the node's ``govern.duckdb`` (see ``database.py``).
 """
@@ -18,6 +18,7 @@ from joinedup.govern.model import (
     BreakGlass,
     Organisation,
     OrgKind,
+    Refusal,
     Resource,
     ResourceKind,
     Role,
@@ -33,6 +34,7 @@ __all__ = [
     "GovernSession",
     "OrgKind",
     "Organisation",
+    "Refusal",
     "Resource",
     "ResourceKind",
     "Role",

@@ -2,6 +2,9 @@
 
 Invariants:
 - actor ids are unique; an actor is never shared (individual accounts only);
+- a suspended actor (``suspend_actor``, an incident's first containment step) is refused every
+  decision until reinstated; suspensions are rows of their own, appended and then lifted,
+  never deleted, and ``local-operator`` (the console) cannot be suspended;
 - ``LOCAL_OPERATOR`` (``local-operator``, a node administrator) exists on every node without
   being registered: it is who the local CLI acts as by default.
 """
@@ -98,3 +101,40 @@ def get_actor(con: duckdb.DuckDBPyConnection, actor_id: str) -> Actor:
 def list_actors(con: duckdb.DuckDBPyConnection) -> list[Actor]:
     rows = con.execute(f"SELECT {_COLUMNS} FROM govern__actors ORDER BY actor_id").fetchall()
     return [LOCAL_OPERATOR, *(_actor(tuple(r)) for r in rows)]
+
+
+MIN_SUSPENSION_REASON = 10
+
+
+def suspension_of(con: duckdb.DuckDBPyConnection, actor_id: str) -> str | None:
+    """Why the actor is suspended now, or None."""
+    row = con.execute(
+        "SELECT reason FROM govern__suspensions WHERE actor_id = ? AND lifted_at IS NULL "
+        "ORDER BY suspended_at DESC LIMIT 1",
+        [actor_id],
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def suspend_actor(con: duckdb.DuckDBPyConnection, actor_id: str, *, by: Actor, reason: str) -> None:
+    if actor_id == LOCAL_OPERATOR_ID:
+        raise UsageError(f"{LOCAL_OPERATOR_ID} is the node's console and cannot be suspended")
+    get_actor(con, actor_id)
+    if len(reason.strip()) < MIN_SUSPENSION_REASON:
+        raise UsageError(f"give a reason of at least {MIN_SUSPENSION_REASON} characters")
+    if suspension_of(con, actor_id) is not None:
+        raise UsageError(f"actor {actor_id} is suspended already")
+    con.execute(
+        "INSERT INTO govern__suspensions VALUES (?, ?, ?, ?, NULL, NULL)",
+        [actor_id, by.actor_id, datetime.now(UTC).replace(tzinfo=None), reason.strip()],
+    )
+
+
+def reinstate_actor(con: duckdb.DuckDBPyConnection, actor_id: str, *, by: Actor) -> None:
+    if suspension_of(con, actor_id) is None:
+        raise UsageError(f"actor {actor_id} is not suspended")
+    con.execute(
+        "UPDATE govern__suspensions SET lifted_by = ?, lifted_at = ? "
+        "WHERE actor_id = ? AND lifted_at IS NULL",
+        [by.actor_id, datetime.now(UTC).replace(tzinfo=None), actor_id],
+    )

@@ -27,7 +27,7 @@ import duckdb
 
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
-from joinedup.store.secondary import DISSENT_DDL, GOVERN_FILE
+from joinedup.store.secondary import DISSENT_DDL, GOVERN_FILE, WITHDRAWAL_DDL
 
 _DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS govern__actors ("
@@ -50,6 +50,7 @@ _DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS govern__released_outputs ("
     "project_id VARCHAR NOT NULL, output_name VARCHAR NOT NULL, released_on DATE NOT NULL)",
     DISSENT_DDL,
+    WITHDRAWAL_DDL,
     "CREATE TABLE IF NOT EXISTS govern__consent ("
     "consent_id VARCHAR PRIMARY KEY, namespace VARCHAR NOT NULL, subject_key VARCHAR NOT NULL, "
     "birth_month VARCHAR NOT NULL, level VARCHAR NOT NULL, given_by VARCHAR NOT NULL, "
@@ -60,6 +61,11 @@ _DDL: tuple[str, ...] = (
     "person_id VARCHAR, reason VARCHAR NOT NULL, raised_at TIMESTAMP NOT NULL, "
     "recipient_role VARCHAR NOT NULL, status VARCHAR NOT NULL, reviewed_by VARCHAR, "
     "reviewed_at TIMESTAMP, review_outcome VARCHAR)",
+    "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'break_glass'",
+    "ALTER TABLE govern__alerts ADD COLUMN IF NOT EXISTS public_note VARCHAR",
+    "CREATE TABLE IF NOT EXISTS govern__suspensions ("
+    "actor_id VARCHAR NOT NULL, suspended_by VARCHAR NOT NULL, suspended_at TIMESTAMP NOT NULL, "
+    "reason VARCHAR NOT NULL, lifted_by VARCHAR, lifted_at TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS audit__events ("
     "seq BIGINT PRIMARY KEY, event_id VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL, "
     "actor_id VARCHAR NOT NULL, actor_role VARCHAR NOT NULL, org_id VARCHAR NOT NULL, "

@@ -16,13 +16,17 @@
 - ``resource``: a ``Resource`` (kind, name, level, optional person pseudonym and columns);
 - ``purpose``: a ``joinedup.model.Purpose``, or ``None`` for administration;
 - ``project_id``: the project a ``P``/``J``/``C`` cell needs;
-- ``break_glass``: a ``BreakGlass`` with a typed reason, for direct care without a relationship.
+- ``break_glass``: a ``BreakGlass`` with a typed reason, for direct care without a relationship;
+- ``refusal``: a ``Refusal`` when a check at the door (the web app's CSRF check) has already
+  refused the request: the answer is then a denial with its rule and reason, recorded like any.
 
 Every call appends one event to the audit chain (allow or deny) and, for break-glass, raises an
 alert to the node's safeguarding lead. ``Decision.raise_if_denied()`` turns a denial into
 ``AccessDenied`` (exit 3, HTTP 403) carrying the reason.
 
 Invariants:
+- a suspended actor (``actors.suspend_actor``) is refused everything, public pages included,
+  until reinstated (rule ``actor:suspended``; the suspension's reason stays in its register);
 - there is no other path to a verdict: the CLI and the web app call ``decide`` before acting;
 - a denial is as audited as an allowance; the reason never holds a row value;
 - an unsigned, partly signed, expired or mismatched project is refused for every purpose.
@@ -40,7 +44,7 @@ import duckdb
 
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied
-from joinedup.govern.actors import get_actor_or_none
+from joinedup.govern.actors import get_actor_or_none, suspension_of
 from joinedup.govern.audit import AuditEvent, append_event
 from joinedup.govern.consent import ContactPermission, consent_records_for_person, judge_consent
 from joinedup.govern.database import GovernSession, open_session
@@ -51,6 +55,7 @@ from joinedup.govern.model import (
     Action,
     Actor,
     BreakGlass,
+    Refusal,
     Resource,
     ResourceKind,
     Role,
@@ -102,6 +107,7 @@ def decide(
     project_id: str | None = None,
     break_glass: BreakGlass | None = None,
     today: date | None = None,
+    refusal: Refusal | None = None,
 ) -> Decision:
     """Allow or deny ``actor`` doing ``action`` on ``resource`` for ``purpose``; audit it."""
     request = _Request(
@@ -112,6 +118,7 @@ def decide(
         project_id=project_id,
         break_glass=break_glass,
         today=today or datetime.now(UTC).date(),
+        refusal=refusal,
     )
     if isinstance(node, GovernSession):
         return _decide(node, request)
@@ -128,6 +135,7 @@ class _Request:
     project_id: str | None
     break_glass: BreakGlass | None
     today: date
+    refusal: Refusal | None = None
 
 
 def _decide(session: GovernSession, request: _Request) -> Decision:
@@ -143,7 +151,16 @@ def _decide(session: GovernSession, request: _Request) -> Decision:
                 actor_id=actor, display_name="unregistered", role=Role.CITIZEN, org=PUBLIC_ORG
             )
         actor = found
-    if not registered:
+    suspended = suspension_of(gov, actor.actor_id) if registered else None
+    if request.refusal is not None:
+        verdict = _Verdict(allowed=False, reason=request.refusal.reason, rule=request.refusal.rule)
+    elif suspended is not None:
+        verdict = _Verdict(
+            allowed=False,
+            reason=f"actor {actor.actor_id} is suspended; ask the node administrator",
+            rule="actor:suspended",
+        )
+    elif not registered:
         verdict = _Verdict(
             allowed=False,
             reason=f"actor {actor.actor_id} is not registered on this node",

@@ -83,6 +83,7 @@ class Action(StrEnum):
     COUNTERSIGN_PROJECT = "countersign_project"
     LIST_PROJECTS = "list_projects"
     RECORD_OPTOUT = "record_optout"
+    WITHDRAW_OPTOUT = "withdraw_optout"
     LIST_OPTOUTS = "list_optouts"
     RECORD_CONSENT = "record_consent"
     SHOW_CONSENT = "show_consent"
@@ -154,6 +155,17 @@ class BreakGlass:
 
 
 MIN_BREAK_GLASS_REASON = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """A check made at the door, before the policy, that already refused the request (a web
+    form without its session's CSRF token): ``decide`` records it as a denial with this reason,
+    so a refused request is as audited as any other."""
+
+    rule: str  # e.g. ``web:csrf``
+    reason: str  # no row value, ever
+
 
 LOCAL_OPERATOR_ID = "local-operator"
 NODE_ORG = Organisation(org_id="node", kind=OrgKind.NODE, name="this node")

@@ -177,6 +177,12 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             why="a parent or young person opts out (or the node records a written request)",
         ),
         AdminRule(
+            action=Action.WITHDRAW_OPTOUT,
+            roles=frozenset({Role.CITIZEN, Role.NODE_ADMIN}),
+            why="a parent or young person withdraws their opt-out (or the node records a written "
+            "request)",
+        ),
+        AdminRule(
             action=Action.LIST_OPTOUTS,
             roles=frozenset({Role.NODE_ADMIN}),
             why="node administrators see the dissent register (pseudonymous keys only)",
@@ -199,7 +205,8 @@ ADMIN_RULES: dict[Action, AdminRule] = {
         AdminRule(
             action=Action.REVIEW_ALERT,
             roles=frozenset({Role.DSL, Role.NODE_ADMIN}),
-            why="the safeguarding lead reviews break-glass alerts",
+            why="the safeguarding lead and node administrators track alerts: they review "
+            "break-glass accesses, resolve audit findings and log incidents",
         ),
         AdminRule(
             action=Action.REVIEW_OUTPUT,

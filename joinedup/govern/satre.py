@@ -105,10 +105,15 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     ),
     _e(
         "1.2.09",
-        _PARTLY,
-        "Break-glass alerts are logged and resolved by review exactly once by someone other than"
-        " the actor; other incidents and audit findings have no tracker.",
+        _MET,
+        "Issues are logged, tracked and closed once as alerts: every break-glass access (a"
+        " deviation from relationship-based access) is reviewed by someone else; a broken audit"
+        " chain found by audit verify is raised for the node administrator and tracked until"
+        " resolved; any other incident is logged with joinedup alert add and resolved.",
         _REL + "test_an_alert_is_reviewed_once_and_never_by_the_one_who_broke_the_glass",
+        _GOV + "test_audit_findings.py::"
+        "test_a_broken_chain_becomes_one_tracked_alert_until_resolved",
+        _GOV + "test_audit_findings.py::test_an_incident_is_logged_tracked_and_resolved",
     ),
     _e(
         "1.3.02",
@@ -145,8 +150,8 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         "1.4.06",
         _MET,
         "The project register keeps every application and decision, and the public register"
-        " generated from it lists every decided project.",
-        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        " generated from it lists every approved (countersigned) project.",
+        _GOV + "test_transparency.py::test_the_register_lists_approved_projects_only",
         _PROJ + "test_apply_review_countersign_then_allowed",
     ),
     _e(
@@ -185,11 +190,14 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "1.5.05",
         _MET,
-        "Web users sign in with argon2-hashed passwords, signed HttpOnly session cookies,"
-        " CSRF tokens and throttling; forged cookies are anonymous.",
+        "Web users sign in with argon2-hashed passwords; sessions are server-side (a random id"
+        " in an HttpOnly cookie) with expiry, an idle timeout and revocation at sign-out;"
+        " CSRF tokens and throttling; forged or replayed cookies are anonymous.",
         _AUTH + "test_passwords_are_stored_as_argon2_hashes_only",
         _AUTH + "test_sign_in_with_the_right_password_and_only_then",
-        _AUTH + "test_a_forged_or_tampered_cookie_is_anonymous",
+        _AUTH + "test_a_forged_cookie_is_anonymous",
+        _AUTH + "test_sign_out_revokes_the_session_on_the_server",
+        _AUTH + "test_a_session_ends_after_an_idle_spell_and_after_its_lifetime",
         _AUTH + "test_posts_without_this_sessions_csrf_token_are_refused",
         _AUTH + "test_sign_in_is_throttled_per_username",
     ),
@@ -212,9 +220,9 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "1.7.02",
         _MET,
-        "A public transparency register of decided projects (purpose, datasets, outputs) is"
+        "A public transparency register of approved projects (purpose, datasets, outputs) is"
         " generated and shown to anyone without signing in.",
-        _GOV + "test_transparency.py::test_the_register_lists_decided_projects_only",
+        _GOV + "test_transparency.py::test_the_register_lists_approved_projects_only",
         _GOV + "test_transparency.py::test_the_cli_writes_the_register_for_anyone",
         "tests/browser/test_browser_roles.py::"
         "test_anonymous_visitor_sees_the_register_and_is_sent_to_sign_in",
@@ -243,10 +251,20 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _DOCS + "test_cli_reference_is_generated_from_the_commands",
     ),
     _e(
+        "1.7.04",
+        _MET,
+        "Resolved incidents and audit findings closed with a public note (what happened, what"
+        " was done) are published in the transparency register as soon as they are resolved;"
+        " break-glass reviews never are.",
+        _GOV + "test_transparency.py::test_resolved_incidents_with_a_public_note_are_published",
+    ),
+    _e(
         "2.1.08",
-        _PARTLY,
-        "A project's members read only its datasets and variables, and non-members are refused;"
-        " there are no shared workspaces to test.",
+        _MET,
+        "The node's only shared services (the store behind decide, reached through the CLI and"
+        " the web app) give a project's members its datasets and variables only and refuse"
+        " everyone else, members of other projects included; there are no shared drives or"
+        " workspaces.",
         _PROJ + "test_a_non_member_is_refused",
         _PROJ + "test_only_the_projects_datasets_and_variables",
     ),
@@ -324,9 +342,12 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
     _e(
         "2.5.03",
         _MET,
-        "Audit events form a hash chain whose tampering is detected, and auditors review"
-        " refusals in the web audit log.",
+        "Audit events form a hash chain whose tampering is detected; failed and throttled"
+        " sign-ins and refused forms are security events in it; auditors review refusals in the"
+        " web audit log and in the governance report.",
         _GOV + "test_audit_chain.py::test_tampering_is_detected",
+        _AUTH + "test_failed_and_throttled_sign_ins_are_audited_without_what_was_typed",
+        _AUTH + "test_a_refused_csrf_post_is_audited_as_a_denial",
         _GOV + "test_audit_chain.py::test_a_rehashed_edit_is_still_caught_by_the_next_link",
         _PAGES + "test_the_audit_log_shows_refusals_and_an_intact_chain",
         "tests/browser/test_browser_roles.py::test_dac_member_reads_the_audit_log_and_may_not_apply",
@@ -462,6 +483,141 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         _DOCS + "test_cli_reference_is_generated_from_the_commands",
         "tests/docs/test_governance_reference.py::test_governance_reference_is_generated_from_the_rules",
         "tests/unit/store/test_store_docs.py::test_every_store_and_index_column_is_documented",
+    ),
+    # Added with the governance report, the web workflow, settings as tiers and the glossary
+    _e(
+        "1.2.03",
+        _MET,
+        "`joinedup audit report` gives the node's management, for any period, counts of"
+        " decisions by action and outcome, refusals by rule, break-glass uses and alert reviews,"
+        " opt-outs and projects by state, from the audit chain and the registers.",
+        _GOV + "test_report.py::test_the_report_counts_the_periods_decisions_and_the_registers",
+        _GOV + "test_report.py::test_the_cli_report_is_for_the_audit_readers",
+    ),
+    _e(
+        "1.2.11",
+        _MET,
+        "The data that measure how well the node works are kept and reported: every decision"
+        " and refusal in the audit chain with the alerts and registers, counted by the"
+        " governance report; linkage quality scored against truth by the linkage report.",
+        _GOV + "test_report.py::test_the_report_counts_the_periods_decisions_and_the_registers",
+        "tests/functional/test_link_report.py::test_json_report_scores_against_truth",
+    ),
+    _e(
+        "1.4.05",
+        _MET,
+        "The web app is the study-management portal: application, DAC review, node"
+        " countersignature and the public register run as one workflow on the project database.",
+        _PAGES + "test_project_application_dac_review_countersignature_and_public_register",
+        _PROJ + "test_only_the_node_countersigns_and_only_the_dac_reviews",
+    ),
+    _e(
+        "1.5.02",
+        _PARTLY,
+        "Onboarding on the node is two governed steps for every role (register the actor with"
+        " role and organisation, then set the web password at the console); the organisational"
+        " onboarding before that is outside the code.",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_a_password_is_set_then_reset_and_the_reset_ends_open_sessions",
+        "tests/functional/test_cli_actor_password.py::test_refusals_and_bad_input_change_nothing",
+    ),
+    _e(
+        "1.6.05",
+        _MET,
+        "Accreditation by a trusted third party (e.g. ONS Accredited Researcher) is recorded per"
+        " actor with its end date and checked at application and at every access.",
+        _PROJ + "test_stale_training_or_lapsed_accreditation_is_refused_at_access",
+    ),
+    _e(
+        "2.4.04",
+        _MET,
+        "The configuration is verified at every use, not once: every command validates the"
+        " node's settings when it opens the node, and every read of the key checks that only its"
+        " owner can read it; a broken or loosened configuration stops the next command.",
+        "tests/functional/test_configuration_is_checked_at_every_use.py::"
+        "test_broken_settings_stop_the_next_command",
+        "tests/functional/test_configuration_is_checked_at_every_use.py::"
+        "test_a_key_opened_to_others_stops_the_next_use",
+    ),
+    _e(
+        "2.6.04",
+        _MET,
+        "The incident procedure (docs/how-to/respond-to-an-incident.md) is commands: suspend"
+        " an actor at once (every request refused, web sessions ended), log the incident, find"
+        " what happened in the audit chain, resolve, reinstate.",
+        "tests/functional/test_actor_suspension.py::"
+        "test_a_suspended_actor_is_refused_everything_until_reinstated",
+        _GOV + "test_audit_findings.py::test_an_incident_is_logged_tracked_and_resolved",
+    ),
+    _e(
+        "3.1.02",
+        _MET,
+        "Every data-handling decision is kept: DAC reviews (quorum, a lay member, conditions),"
+        " the controller's countersignature, and every access decision in the tamper-evident"
+        " audit chain.",
+        _PROJ + "test_quorum_without_a_lay_member_is_not_approval",
+        _PROJ + "test_apply_review_countersign_then_allowed",
+        _GOV + "test_audit_chain.py::test_tampering_is_detected",
+    ),
+    _e(
+        "3.1.18",
+        _MET,
+        "Each project's setting (node, jobs, synthetic) is a configurable control the decision"
+        " function enforces: only jobs run record-level code, synthetic never reaches L1.",
+        _PROJ + "test_a_projects_setting_is_its_security_tier",
+    ),
+    _e(
+        "3.1.19",
+        _MET,
+        "Security tiers are predefined: five data levels (L0 identifiable to L4 public) and three"
+        " project settings, combined in the role x purpose x level matrix.",
+        _PROJ + "test_a_projects_setting_is_its_security_tier",
+        _GOV + "test_matrix.py::test_the_table_covers_every_cell_and_matches_the_policy",
+    ),
+    _e(
+        "3.2.01",
+        _MET,
+        "A web account is created only for a registered actor (one named person, one role, one"
+        " organisation) by a node administrator; built-in and shared names cannot sign in, a"
+        " username is unique, and an account without its actor is refused everything.",
+        _AUTH + "test_reserved_and_duplicate_usernames_are_refused",
+        _AUTH + "test_a_web_account_without_a_registered_actor_is_refused",
+        "tests/functional/test_cli_actor_password.py::test_refusals_and_bad_input_change_nothing",
+    ),
+    _e(
+        "3.2.04",
+        _MET,
+        "`joinedup serve` requires a one-time code (TOTP, RFC 6238) from an authenticator app at"
+        " every sign-in, enrolled per actor at the console; an account without one is refused,"
+        " a code works once. Only `--no-mfa` (demonstrations, tests) drops it.",
+        "tests/unit/web/test_mfa.py::test_the_rfc_6238_vectors",
+        "tests/unit/web/test_mfa.py::test_a_code_is_good_for_its_step_and_one_either_side_and_only_once",
+        _AUTH + "test_with_mfa_required_a_sign_in_needs_the_current_one_time_code",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_a_second_factor_is_enrolled_at_the_console_and_needed_to_sign_in",
+        "tests/functional/test_cli_actor_password.py::"
+        "test_joinedup_serve_asks_for_a_second_factor_unless_told_not_to",
+    ),
+    _e(
+        "3.2.06",
+        _MET,
+        "`joinedup serve` listens on loopback unless told otherwise, and `--allow-network`"
+        " limits the client networks; any other request is refused and audited.",
+        _AUTH + "test_only_the_allowed_networks_reach_the_app_and_refusals_are_audited",
+    ),
+    _e(
+        "3.3.03",
+        _MET,
+        "An application must state its intended outputs, minimum variables and cohort before"
+        " review; an application without them is refused and not recorded.",
+        _PROJ + "test_intended_outputs_and_minimum_data_are_stated_from_the_outset",
+    ),
+    _e(
+        "5.1.08",
+        _MET,
+        "Every node runs the same software with one glossary; a test fails if a role, purpose,"
+        " data level or governance term lacks its glossary entry.",
+        _DOCS + "test_the_glossary_defines_the_governance_vocabulary",
     ),
 )
 

@@ -1,11 +1,13 @@
 """Secondary-use views: the linked store without the children whose families opted out.
 
 At every refresh, inside the publish transaction, ``publish_secondary_views`` reads the node's
-dissent register (``govern__dissent`` in ``govern.duckdb``, written by ``joinedup.govern``),
-matches each entry to a person through ``link__subject_person`` (the register holds the same
-keyed pseudonyms the person index uses: ``nhs_dob`` for NHS number + date of birth, ``upn`` for
-a UPN), writes the matched person ids to
-``secondary__excluded_persons`` and recreates one view per store table::
+dissent register (``govern__dissent`` in ``govern.duckdb``, written by ``joinedup.govern``)
+less the opt-outs a family has since withdrawn (``govern__dissent_withdrawals``: an opt-out is in
+force unless a withdrawal for the same child key was recorded at or after it), matches each
+entry to a person through ``link__subject_person`` (the register holds the same keyed
+pseudonyms the person index uses: ``nhs_dob`` for NHS number + date of birth, ``upn`` for a
+UPN), writes the matched person ids to ``secondary__excluded_persons`` and recreates one
+view per store table::
 
     view__secondary__<table>  =  store__<table> minus the excluded persons
 
@@ -15,7 +17,8 @@ Planning, population health, research and evaluation read only these views; dire
 Invariants:
 - no opt-out flag is ever a column of a child's row: exclusion is an anti-join on a separate
   table of person pseudonyms;
-- an entry recorded after a refresh takes effect at the next refresh (never half-way);
+- an entry or a withdrawal recorded after a refresh takes effect at the next refresh (never
+  half-way): a withdrawn child is back in every secondary view from then on;
 - if the register exists but cannot be read, the refresh fails: a secondary view is never built
   without the opt-outs applied;
 - a doubt is resolved towards exclusion: a UPN entry excludes every person holding that UPN key,
@@ -52,6 +55,23 @@ DISSENT_DDL = (
     "recorded_at TIMESTAMP NOT NULL)"
 )
 
+WITHDRAWAL_TABLE = "govern__dissent_withdrawals"
+
+WITHDRAWAL_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {WITHDRAWAL_TABLE} ("
+    "withdrawal_id VARCHAR PRIMARY KEY, namespace VARCHAR NOT NULL, "
+    "subject_key VARCHAR NOT NULL, identified_by VARCHAR NOT NULL, "
+    "requested_by VARCHAR NOT NULL, recorded_by VARCHAR NOT NULL, "
+    "withdrawn_at TIMESTAMP NOT NULL)"
+)
+
+# The opt-outs in force: those no later withdrawal of the same child key cancels.
+IN_FORCE_SQL = (
+    f"SELECT d.* FROM {DISSENT_TABLE} d WHERE NOT EXISTS (SELECT 1 FROM {WITHDRAWAL_TABLE} w "
+    "WHERE w.namespace = d.namespace AND w.subject_key = d.subject_key "
+    "AND w.withdrawn_at >= d.recorded_at)"
+)
+
 DissentKey = tuple[str, str, str]  # (namespace, subject_key, birth_month)
 
 
@@ -79,19 +99,25 @@ def _connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def read_dissent_register(node_root: Path) -> list[DissentKey]:
-    """The register's match keys (empty when the node has no governance database yet)."""
+    """The match keys of the opt-outs in force (none withdrawn since); empty when the node has
+    no governance database yet."""
     path = node_root / GOVERN_FILE
     if not path.is_file():
         return []
     con = _connect_read_only(path)
     try:
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [DISSENT_TABLE]
-        ).fetchone()
-        if not exists or not exists[0]:
+        tables = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name IN (?, ?)",
+                [DISSENT_TABLE, WITHDRAWAL_TABLE],
+            ).fetchall()
+        }
+        if DISSENT_TABLE not in tables:
             return []
+        source = IN_FORCE_SQL if WITHDRAWAL_TABLE in tables else f"SELECT * FROM {DISSENT_TABLE}"
         rows = con.execute(
-            f"SELECT DISTINCT namespace, subject_key, birth_month FROM {DISSENT_TABLE}"
+            f"SELECT DISTINCT namespace, subject_key, birth_month FROM ({source})"
         ).fetchall()
     finally:
         con.close()

@@ -2,30 +2,34 @@
 
 Server-rendered pages, one router per surface (``joinedup.web.routers``), every route behind
 ``joinedup.web.governance.require``. The factory wires, in order: the session middleware (every
-visitor holds a signed session cookie), the security headers (outermost, so they are on every
-response), the error pages (``AccessDenied`` → 403 with the reason; an anonymous visitor is sent
-to sign in instead), and the routers.
+visitor holds a server-side session, its random id in a cookie), the security headers
+(outermost, so they are on every response), the error pages (``AccessDenied`` → 403 with the
+reason; an anonymous visitor is sent to sign in instead), and the routers.
 
 Invariants: there are no mounts and no unguarded routes (static files are served by a governed
-route too); the policy, account store, session codec and sign-in throttle are on ``app.state``,
+route too); the policy, account store, session store, session codec and sign-in throttle are on
+``app.state``,
 so tests swap them by passing their own to the factory, not by patching.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import AccessDenied, UserError
-from joinedup.govern import Resource, ResourceKind
+from joinedup.govern import Action, Refusal, Resource, ResourceKind
 from joinedup.govern.model import FRONTLINE_ROLES, MIN_BREAK_GLASS_REASON
-from joinedup.web.auth import AccountStore, Session, SessionCodec, SigninThrottle
-from joinedup.web.governance import Policy, SignInRequired, session_of, viewer_of
+from joinedup.web.auth import AccountStore, SessionCodec, SessionStore, SigninThrottle
+from joinedup.web.governance import ANONYMOUS, Policy, SignInRequired, session_of, viewer_of
 from joinedup.web.pages import PageLink, render
 from joinedup.web.routers import ROUTER_MODULES
 from joinedup.web.security import security_headers_middleware
@@ -45,6 +49,7 @@ def create_app(
     policy: Policy | None = None,
     accounts: AccountStore | None = None,
     throttle: SigninThrottle | None = None,
+    sessions: SessionStore | None = None,
 ) -> FastAPI:
     """The web app of one node."""
     app = FastAPI(
@@ -55,6 +60,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.sessions = SessionCodec(settings)
+    app.state.session_store = sessions or SessionStore(
+        settings.database_path,
+        lifetime_seconds=settings.session_seconds,
+        idle_seconds=settings.idle_seconds,
+    )
     app.state.accounts = accounts or AccountStore(settings.database_path)
     app.state.policy = policy or default_policy(settings)
     app.state.throttle = throttle or SigninThrottle(
@@ -74,17 +84,66 @@ def create_app(
     return app
 
 
+NETWORK_RULE = "web:network"
+NETWORK_REASON = "this site is not open to the network you are on"
+
+
+def _client_allowed(request: Request) -> bool:
+    settings: WebSettings = request.app.state.settings
+    if not settings.allowed_networks:
+        return True
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.allowed_networks)
+
+
+async def _refuse_network(request: Request) -> Response:
+    """A request from outside ``allowed_networks``: recorded by ``decide``, then refused."""
+    policy: Policy = request.app.state.policy
+    resource = Resource(kind=ResourceKind.NODE, name=request.url.path)
+    await run_in_threadpool(
+        partial(
+            policy.decide,
+            actor_id=None,
+            action=Action.READ_PUBLIC,
+            resource=resource,
+            purpose=None,
+            refusal=Refusal(rule=NETWORK_RULE, reason=NETWORK_REASON),
+        )
+    )
+    return render(
+        request,
+        "error.html",
+        viewer=ANONYMOUS,
+        csrf_token="",
+        context={"title": "Not allowed", "reason": NETWORK_REASON, "status": 403},
+        status_code=403,
+    )
+
+
 async def _session_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    if not _client_allowed(request):
+        return await _refuse_network(request)
     codec: SessionCodec = request.app.state.sessions
-    request.state.session = codec.loads(request.cookies.get(SessionCodec.COOKIE)) or Session.new()
+    store: SessionStore = request.app.state.session_store
+    cookie = request.cookies.get(SessionCodec.COOKIE)
+    # blocking DuckDB calls, run off the event loop
+    session = await run_in_threadpool(store.resume, cookie)
+    if session is None:
+        session = await run_in_threadpool(store.start)
+    request.state.session = session
     response = await call_next(request)
-    # Re-issued on every response: a sign-in or sign-out replaces request.state.session, and an
-    # active session's signature time moves on (sessions expire after a quiet spell).
+    # A sign-in or sign-out replaces request.state.session (a new id: no fixation); the cookie
+    # names whichever session is current. Its end is the server's business (expiry, idle
+    # timeout, revocation), not the cookie's.
     response.set_cookie(
         SessionCodec.COOKIE,
-        codec.dumps(session_of(request)),
+        session_of(request).session_id,
         max_age=codec.max_age,
         httponly=True,
         samesite="strict",

@@ -3,7 +3,9 @@
 ``require`` returns a FastAPI dependency that, for each request:
 
 1. reads the session (set by the session middleware) and the signed-in actor, if any;
-2. on a POST, checks the form's ``csrf_token`` against the session (``CsrfRejected`` if wrong);
+2. on a POST, checks the form's ``csrf_token`` against the session: if it is wrong, the refusal
+   is put to the policy as a ``Refusal`` (rule ``web:csrf``), which records it as a denial with
+   its reason, and the request is refused (``CsrfRejected``);
 3. names the resource (``resource_for``): a child's record for a ``person`` route (the path's
    ``person_id``), a project for a ``project`` route with a ``project_id``, else the declared
    name or the route's path;
@@ -32,7 +34,7 @@ from typing import Protocol
 from starlette.requests import Request
 
 from joinedup.errors import AccessDenied
-from joinedup.govern import Action, Actor, BreakGlass, Resource, ResourceKind
+from joinedup.govern import Action, Actor, BreakGlass, Refusal, Resource, ResourceKind
 from joinedup.govern.model import PUBLIC_ORG, Role
 from joinedup.model import DataLevel, Purpose
 from joinedup.web.auth import Session, SessionCodec
@@ -111,8 +113,10 @@ class Policy(Protocol):
         resource: Resource,
         purpose: Purpose | None,
         break_glass: BreakGlass | None = None,
+        refusal: Refusal | None = None,
     ) -> PageDecision:
-        """Decide for the actor with this id (None: an anonymous visitor)."""
+        """Decide for the actor with this id (None: an anonymous visitor); with a ``refusal``,
+        record the door's own refusal as a denial."""
         ...
 
     def may(self, *, viewer: Viewer, requirement: Requirement) -> bool:
@@ -142,6 +146,13 @@ class SignInRequired(AccessDenied):
 
 class CsrfRejected(AccessDenied):
     """A POST came without this session's CSRF token."""
+
+
+CSRF_RULE = "web:csrf"
+CSRF_REASON = (
+    "this form was not sent from this site's page, or your session ended; "
+    "reload the page and try again"
+)
 
 
 def session_of(request: Request) -> Session:
@@ -219,18 +230,23 @@ def require(
         session = session_of(request)
         codec: SessionCodec = request.app.state.sessions
         glass = None
+        resource = resource_for(requirement, request)
+        policy: Policy = request.app.state.policy
         if request.method == "POST":
             form = await request.form()
             token = form.get("csrf_token")
             if not codec.is_valid_csrf(session, token if isinstance(token, str) else None):
-                raise CsrfRejected(
-                    "this form was not sent from this site's page, or your session ended; "
-                    "reload the page and try again"
+                refused = policy.decide(
+                    actor_id=session.username,
+                    action=action,
+                    resource=resource,
+                    purpose=purpose,
+                    refusal=Refusal(rule=CSRF_RULE, reason=CSRF_REASON),
                 )
+                request.state.viewer = Viewer(actor=refused.actor)
+                raise CsrfRejected(CSRF_REASON)
             if break_glass:
                 glass = BreakGlass(reason=str(form.get("reason", "")))
-        resource = resource_for(requirement, request)
-        policy: Policy = request.app.state.policy
         decision = policy.decide(
             actor_id=session.username,
             action=action,

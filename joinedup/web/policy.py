@@ -15,7 +15,7 @@ used to admit a request, only to choose which links to show.
 from __future__ import annotations
 
 from joinedup.config import NodeSettings
-from joinedup.govern import Action, Actor, BreakGlass, Resource, decide
+from joinedup.govern import Action, Actor, BreakGlass, Refusal, Resource, decide
 from joinedup.govern.actors import get_actor_or_none
 from joinedup.govern.database import open_govern
 from joinedup.govern.model import DATA_ACTIONS, LOCAL_OPERATOR_ID
@@ -38,6 +38,7 @@ class GovernPolicy:
         resource: Resource,
         purpose: Purpose | None,
         break_glass: BreakGlass | None = None,
+        refusal: Refusal | None = None,
     ) -> PageDecision:
         actor: Actor | str
         if actor_id is not None:
@@ -55,10 +56,11 @@ class GovernPolicy:
             resource=resource,
             purpose=purpose,
             break_glass=break_glass,
+            refusal=refusal,
         )
         registered = actor_id is not None and decision.rule != "actor:unregistered"
         reason = decision.reason
-        if actor_id is None and not decision.allowed:
+        if actor_id is None and not decision.allowed and refusal is None:
             reason = "sign in first: this page is for registered users"
         return PageDecision(
             allowed=decision.allowed,

@@ -1,18 +1,19 @@
 """Web settings: built once from a node's settings at the entry point, frozen, passed down.
 
 The web app keeps two files of its own in the node folder: ``web-secret.key`` (32 random bytes,
-mode 0600, from which the session and CSRF keys are derived; separate from the node's
+mode 0600, from which the CSRF key is derived; separate from the node's
 pseudonymisation key so that rotating one never touches the other) and ``web.duckdb`` (local
-accounts). Neither holds a child's data.
+accounts and server-side sessions). Neither holds a child's data.
 
 Invariants: the secret file is created once and never overwritten; its keys are derived with
-HMAC-SHA256 under distinct labels, so the session key and the CSRF key are unrelated.
+HMAC-SHA256 under distinct labels, so a key for one use says nothing of another.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from joinedup.errors import ConfigError
 WEB_SECRET_FILE = "web-secret.key"
 WEB_DATABASE_FILE = "web.duckdb"
 SECRET_BYTES = 32
-DEFAULT_SESSION_SECONDS = 8 * 3600
+DEFAULT_SESSION_SECONDS = 8 * 3600  # a session ends this long after sign-in, however busy
+DEFAULT_IDLE_SECONDS = 30 * 60  # ... or after this long without a request
 DEFAULT_SIGNIN_ATTEMPTS = 5
 DEFAULT_SIGNIN_WINDOW_SECONDS = 300
 
@@ -38,8 +40,29 @@ class WebSettings:
     database_path: Path
     secure_cookies: bool = False
     session_seconds: int = DEFAULT_SESSION_SECONDS
+    idle_seconds: int = DEFAULT_IDLE_SECONDS
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS
+    # every sign-in needs a one-time code too (accounts without a second factor are refused)
+    require_mfa: bool = False
+    # client networks allowed to reach the app (empty: any); refused before anything else
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+
+def parse_networks(
+    values: tuple[str, ...] | list[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``10.0.0.0/8``, ``192.168.1.7``, ``::1``...; ConfigError naming a value that is not one."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{value!r} is not a network: write an address or a CIDR block, "
+                "e.g. 10.20.0.0/16 or 127.0.0.1"
+            ) from None
+    return tuple(networks)
 
 
 def web_settings_for(
@@ -47,8 +70,11 @@ def web_settings_for(
     *,
     secure_cookies: bool = False,
     session_seconds: int = DEFAULT_SESSION_SECONDS,
+    idle_seconds: int = DEFAULT_IDLE_SECONDS,
     signin_attempts: int = DEFAULT_SIGNIN_ATTEMPTS,
     signin_window_seconds: int = DEFAULT_SIGNIN_WINDOW_SECONDS,
+    allowed_networks: tuple[str, ...] = (),
+    require_mfa: bool = False,
 ) -> WebSettings:
     """The web settings of ``node``; its web files sit in the node folder."""
     return WebSettings(
@@ -57,8 +83,11 @@ def web_settings_for(
         database_path=node.root / WEB_DATABASE_FILE,
         secure_cookies=secure_cookies,
         session_seconds=session_seconds,
+        idle_seconds=idle_seconds,
         signin_attempts=signin_attempts,
         signin_window_seconds=signin_window_seconds,
+        allowed_networks=parse_networks(allowed_networks),
+        require_mfa=require_mfa,
     )
 
 
@@ -72,11 +101,11 @@ def ensure_web_secret(path: Path) -> bytes:
     if len(secret) != SECRET_BYTES:
         raise ConfigError(
             f"{path} should hold {SECRET_BYTES} bytes; delete it to make a new one "
-            "(every signed-in session ends)"
+            "(every form open in a browser must be reloaded)"
         )
     return secret
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
-    """A key for one use of the web secret (``session``, ``csrf``)."""
+    """A key for one use of the web secret (``csrf``)."""
     return hmac.new(secret, f"joinedup-web:{label}".encode(), hashlib.sha256).digest()

@@ -88,7 +88,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     port = _free_port()
     joinedup = Path(sys.executable).parent / "joinedup"
     process = subprocess.Popen(
-        [str(joinedup), "serve", str(node), "--host", "127.0.0.1", "--port", str(port)],
+        [str(joinedup), "serve", str(node), "--host", "127.0.0.1", "--port", str(port), "--no-mfa"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ},

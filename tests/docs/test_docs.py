@@ -69,6 +69,43 @@ def test_every_command_and_option_has_help_text() -> None:
     assert not missing, f"undocumented commands or options: {missing}"
 
 
+def test_the_glossary_defines_the_governance_vocabulary() -> None:
+    """Every node speaks the same words: each role, purpose, data level and register named by
+    the governance layer has its glossary entry (a new one without an entry fails here)."""
+    from joinedup.govern.model import Role
+    from joinedup.model import DataLevel, Purpose
+
+    text = (ROOT / "GLOSSARY.md").read_text()
+    terms = set(re.findall(r"^- \*\*([^*]+)\*\*", text, flags=re.M))
+    words = " ".join(text.split())
+    missing = [f"role {r.value}" for r in Role if f"`{r.value}`" not in words]
+    missing += [f"purpose {p.value}" for p in Purpose if p.value.replace("_", " ") not in words]
+    missing += [f"level {lv.value}" for lv in DataLevel if lv.value not in words]
+    for term in (
+        "actor",
+        "role",
+        "purpose",
+        "data level",
+        "decide",
+        "legitimate relationship",
+        "break-glass",
+        "DAC",
+        "countersign",
+        "dissent register",
+        "withdrawal (of an opt-out)",
+        "consent to contact",
+        "audit chain",
+        "transparency register",
+        "governance report",
+        "secondary-use view",
+        "web session",
+        "CSRF token",
+    ):
+        if term not in terms:
+            missing.append(f"term {term}")
+    assert missing == []
+
+
 def test_outputs_reference_shows_the_profiles_as_coded() -> None:
     from joinedup.outputs.profiles import render_profiles_markdown
 

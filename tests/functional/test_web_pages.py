@@ -30,12 +30,19 @@ HOME_LINKS = {
     "analyst": {"/projects/new", "/projects", "/transparency"},
     "researcher": {"/projects/new", "/projects", "/transparency"},
     "dac-member": {"/projects", "/audit", "/transparency"},
-    "administrator": {"/projects", "/opt-out", "/consent", "/audit", "/transparency"},
-    "parent": {"/opt-out", "/consent", "/transparency"},
+    "administrator": {
+        "/projects",
+        "/opt-out",
+        "/opt-out/withdraw",
+        "/consent",
+        "/audit",
+        "/transparency",
+    },
+    "parent": {"/opt-out", "/opt-out/withdraw", "/consent", "/transparency"},
 }
 # Pages behind a menu link whose door refuses those it is not offered to (the child search
 # form is open to every signed-in role: what it finds is decided per child).
-GUARDED = {"/projects/new", "/projects", "/opt-out", "/consent", "/audit"}
+GUARDED = {"/projects/new", "/projects", "/opt-out", "/opt-out/withdraw", "/consent", "/audit"}
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +262,8 @@ def test_project_application_dac_review_countersignature_and_public_register(
             follow_redirects=False,
         )
         assert response.status_code == 303
+    # DAC-approved but not countersigned: still not public
+    assert "Missed by early help" not in TestClient(app).get("/transparency").text
     admin = _client(app, "administrator")
     assert "Countersign for the node" in admin.get(project_path).text
     admin.post(f"{project_path}/countersign", data={"csrf_token": csrf_token(admin, "/")})
@@ -320,6 +329,38 @@ def test_a_parent_opts_a_child_out_and_the_register_keeps_no_identifier(
         },
     )
     assert bad.status_code == 400 and "not valid" in bad.text
+
+
+def test_a_parent_withdraws_an_opt_out_and_it_is_audited(app: FastAPI, node: WebNode) -> None:
+    child = _young_patient(node)
+    client = _client(app, "parent")
+    form = {
+        "identifier_kind": "nhs_number",
+        "identifier": child["nhs_number"],
+        "date_of_birth": child["dob"],
+        "requested_by": "parent",
+    }
+    opted = client.post("/opt-out", data={**form, "csrf_token": csrf_token(client, "/opt-out")})
+    assert opted.status_code == 200
+    page = "/opt-out/withdraw"
+    done = client.post(page, data={**form, "csrf_token": csrf_token(client, page)})
+    assert done.status_code == 200 and "Your opt-out is withdrawn" in done.text
+    assert child["nhs_number"] not in done.text
+    # nothing left in force for this child: a second withdrawal says so
+    again = client.post(page, data={**form, "csrf_token": csrf_token(client, page)})
+    assert again.status_code == 400 and "no opt-out is in force" in again.text
+    with open_govern(node.node) as con:
+        withdrawals = con.execute("SELECT * FROM govern__dissent_withdrawals").fetchall()
+        events = con.execute(
+            "SELECT outcome FROM audit__events WHERE action = 'withdraw_optout' "
+            "AND actor_id = 'parent' AND outcome = 'allow'"
+        ).fetchall()
+    assert len(withdrawals) == 1 and not any(child["nhs_number"] in str(r) for r in withdrawals)
+    assert len(events) >= 4  # two page views and two posts, each decided and recorded
+    # a teacher may not withdraw a family's opt-out
+    teacher = _client(app, "teacher")
+    refused = teacher.get(page)
+    assert refused.status_code == 403 and "may not withdraw_optout" in _reason(refused.text)
 
 
 def test_consent_to_contact_is_recorded_for_the_child(app: FastAPI, node: WebNode) -> None:

@@ -1,5 +1,7 @@
 """For any set of opt-outs on a simulated district: from the next refresh, and not before, every
-opted-out child is absent from every ``view__secondary__*`` view and still whole in ``store__*``.
+opted-out child is absent from every ``view__secondary__*`` view and still whole in ``store__*``;
+and for any part of them later withdrawn, from the refresh after the withdrawal, and not before,
+the withdrawn children are back in every secondary view while the others stay out.
 
 The district (simulated, ingested, refreshed) is built once per test process. Each example copies
 the node folder, records its opt-outs through the real CLI (``joinedup optout add``) by NHS number
@@ -116,9 +118,11 @@ def _copy(district: District, into: Path) -> NodeSettings:
     return load_node(target)
 
 
-def _opt_out(node: NodeSettings, child: Child, requested_by: str | None = None) -> int:
+def _opt_out(
+    node: NodeSettings, child: Child, requested_by: str | None = None, command: str = "add"
+) -> int:
     flag = "--nhs-number" if child.kind == "nhs_number" else "--upn"
-    args = ["optout", "add", str(node.root), "--dob", child.dob.isoformat()]
+    args = ["optout", command, str(node.root), "--dob", child.dob.isoformat()]
     args += ["--requested-by", requested_by or child.requested_by, flag, child.identifier]
     return main([*args, "--as", PARENT], {})
 
@@ -230,3 +234,76 @@ def test_a_upn_opt_out_reaches_a_person_whose_recorded_month_differs(
     refresh_node(node, stages=(DeterministicStage(),))
     expected = _expected_persons(node, [pupil])
     assert expected and set(_snapshot(node)[EXCLUDED_TABLE]) == expected
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2 * POOL - 1), st.booleans()),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda pick: pick[0],
+    )
+)
+def test_a_withdrawn_opt_out_returns_the_child_from_the_next_refresh(
+    district: District, scratch: Path, picks: list[tuple[int, bool]]
+) -> None:
+    example = Path(tempfile.mkdtemp(dir=scratch))
+    node = _copy(district, example)
+    chosen = [(district.children[i], w) for i, w in picks if i < len(district.children)]
+    children = [child for child, _ in chosen]
+    withdrawn = [child for child, w in chosen if w]
+    kept = [child for child, w in chosen if not w]
+    original = _snapshot(node)
+    for child in children:
+        assert _opt_out(node, child) == 0
+    refresh_node(node, stages=(DeterministicStage(),))
+    opted_out = _snapshot(node)
+    assert set(opted_out[EXCLUDED_TABLE]) == _expected_persons(node, children)
+
+    for child in withdrawn:
+        assert _opt_out(node, child, command="withdraw") == 0
+        # a second withdrawal finds nothing in force: a clear error, nothing written
+        assert _opt_out(node, child, command="withdraw") == 2
+    # recorded, not yet applied: nothing changes until the next refresh
+    assert _snapshot(node) == opted_out
+
+    refresh_node(node, stages=(DeterministicStage(),))
+    after = _snapshot(node)
+    expected = _expected_persons(node, kept)  # a withdrawn child another opt-out names stays out
+    assert set(after[EXCLUDED_TABLE]) == expected
+    for table in [*(t.name for t in STORE_TABLES), TIMELINE_VIEW]:
+        assert after[table] == original[table], table  # direct care: whole throughout
+        view = secondary_view_name(table)
+        assert after[view] == sorted(p for p in original[table] if p not in expected), view
+    if not kept:  # every opt-out withdrawn: the views are as before any opt-out
+        for view in secondary_views():
+            assert after[view] == original[view], view
+
+    with open_govern(node) as con:
+        withdrawals = con.execute("SELECT count(*) FROM govern__dissent_withdrawals").fetchone()
+        audited = con.execute(
+            "SELECT outcome, count(*) FROM audit__events WHERE action = 'withdraw_optout' "
+            "GROUP BY outcome ORDER BY outcome"
+        ).fetchall()
+    assert withdrawals == (len(withdrawn),)
+    # each attempt was decided and recorded (allowed: the parent may ask; the second one then
+    # failed the register's own check)
+    assert audited == ([("allow", 2 * len(withdrawn))] if withdrawn else [])
+
+
+def test_an_opt_out_after_a_withdrawal_applies_again(district: District, scratch: Path) -> None:
+    node = _copy(district, scratch)
+    child = district.children[0]
+    assert _opt_out(node, child) == 0
+    assert _opt_out(node, child, command="withdraw") == 0
+    assert _opt_out(node, child) == 0  # the family changed its mind again
+    refresh_node(node, stages=(DeterministicStage(),))
+    expected = _expected_persons(node, [child])
+    assert expected and set(_snapshot(node)[EXCLUDED_TABLE]) == expected
+    wrong = "parent" if child.requested_by == "young_person" else "young_person"
+    assert _opt_out(node, child, requested_by=wrong, command="withdraw") == 2

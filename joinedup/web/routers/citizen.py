@@ -1,11 +1,13 @@
-"""Citizens: opt a child out of every secondary use, and give or change consent to contact.
+"""Citizens: opt a child out of every secondary use (or withdraw the opt-out), and give or change
+consent to contact.
 
 A parent (or a young person, from 13) names the child by NHS number or UPN and date of birth;
 ``joinedup.govern.identify`` turns them at once into the node's keyed pseudonym, which is all the
 registers keep. The age rules (who may ask for whom) are the registers'.
 
-Invariants: both forms go through ``require`` (``record_optout``, ``record_consent``) and the
-registers' own checks; the identifiers typed are never stored, logged or shown back.
+Invariants: every form goes through ``require`` (``record_optout``, ``withdraw_optout``,
+``record_consent``) and the registers' own checks; the identifiers typed are never stored,
+logged or shown back.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from joinedup.govern import Action, ResourceKind
 from joinedup.govern.consent import ConsentLevel, GivenBy, record_consent
 from joinedup.govern.database import open_govern
 from joinedup.govern.identify import ChildKey, identify_child
-from joinedup.govern.optout import RequestedBy, record_optout
+from joinedup.govern.optout import RequestedBy, record_optout, withdraw_optout
 from joinedup.store.secondary import DISSENT_TABLE
 from joinedup.web.governance import Granted, Requirement, require
 from joinedup.web.pages import PageLink, render_granted
@@ -32,6 +34,9 @@ router = APIRouter()
 INFORMATION_SHEET_VERSION = "web-2026-1"
 OPT_OUT = Requirement(
     action=Action.RECORD_OPTOUT, resource_kind=ResourceKind.REGISTER, name=DISSENT_TABLE
+)
+WITHDRAW = Requirement(
+    action=Action.WITHDRAW_OPTOUT, resource_kind=ResourceKind.REGISTER, name=DISSENT_TABLE
 )
 CONSENT = Requirement(
     action=Action.RECORD_CONSENT, resource_kind=ResourceKind.REGISTER, name="govern__consent"
@@ -45,6 +50,13 @@ LINKS: tuple[PageLink, ...] = (
         requirement=OPT_OUT,
     ),
     PageLink(
+        path="/opt-out/withdraw",
+        title="Withdraw an opt-out",
+        summary="Changed your mind? Let your child's records count again in planning, research "
+        "and evaluation.",
+        requirement=WITHDRAW,
+    ),
+    PageLink(
         path="/consent",
         title="Consent to be contacted",
         summary="Say whether researchers may invite your family to take part in studies.",
@@ -55,6 +67,10 @@ LINKS: tuple[PageLink, ...] = (
 OptOutPage = Annotated[
     Granted,
     Depends(require(Action.RECORD_OPTOUT, ResourceKind.REGISTER, name=DISSENT_TABLE)),
+]
+WithdrawPage = Annotated[
+    Granted,
+    Depends(require(Action.WITHDRAW_OPTOUT, ResourceKind.REGISTER, name=DISSENT_TABLE)),
 ]
 ConsentPage = Annotated[
     Granted,
@@ -102,6 +118,29 @@ async def opt_out(request: Request, granted: OptOutPage) -> Response:
         message = str(exc) if isinstance(exc, UsageError) else "choose who is asking"
         return render_granted(request, granted, "opt_out.html", {"error": message}, status_code=400)
     return render_granted(request, granted, "opt_out.html", {"done": True})
+
+
+@router.get("/opt-out/withdraw")
+async def withdraw_page(request: Request, granted: WithdrawPage) -> Response:
+    return render_granted(request, granted, "withdraw_opt_out.html", {})
+
+
+@router.post("/opt-out/withdraw")
+async def withdraw(request: Request, granted: WithdrawPage) -> Response:
+    form = await _form(request)
+    actor = granted.viewer.actor
+    assert actor is not None
+    try:
+        child = _child_from(request, form)
+        requested_by = RequestedBy(form.get("requested_by", "parent"))
+        with open_govern(request.app.state.settings.node) as con:
+            withdraw_optout(con, child, requested_by=requested_by, actor=actor)
+    except (UsageError, ValueError) as exc:
+        message = str(exc) if isinstance(exc, UsageError) else "choose who is asking"
+        return render_granted(
+            request, granted, "withdraw_opt_out.html", {"error": message}, status_code=400
+        )
+    return render_granted(request, granted, "withdraw_opt_out.html", {"done": True})
 
 
 @router.get("/consent")

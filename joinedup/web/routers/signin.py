@@ -1,22 +1,31 @@
 """Sign in and sign out.
 
-Invariants: a failed sign-in never says whether the username exists; a username or client
+Invariants: a failed or throttled sign-in is recorded by ``decide`` as a denial (rules
+``web:signin`` and ``web:signin-throttled``; the typed username and password are never
+recorded); a failed sign-in never says whether the username exists; a username or client
 address over the throttle's limit is refused before its password is checked; a successful
-sign-in starts a new session id (no session fixation) and only redirects to a path on this site.
+sign-in of an account with a second factor needs its current one-time code (``joinedup.web.mfa``),
+and with ``require_mfa`` an account without one is refused; a successful
+sign-in starts a new server-side session (no session fixation; the anonymous one is revoked)
+and only redirects to a path on this site; signing out revokes the session on the server, so
+the old cookie is worthless from then on.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from joinedup.govern import Action, ResourceKind
-from joinedup.web.auth import AccountStore, Session, SigninThrottle
-from joinedup.web.governance import Granted, require
+from joinedup.govern import Action, Refusal, ResourceKind
+from joinedup.web.auth import AccountStore, SessionStore, SigninThrottle
+from joinedup.web.governance import Granted, Policy, require
 from joinedup.web.pages import PageLink, render_granted
+from joinedup.web.settings import WebSettings
 
 router = APIRouter()
 LINKS: tuple[PageLink, ...] = ()
@@ -26,6 +35,27 @@ SignIn = Annotated[Granted, Depends(require(Action.READ_PUBLIC, ResourceKind.NOD
 SignOut = Annotated[
     Granted, Depends(require(Action.READ_PUBLIC, ResourceKind.NODE, name="signout"))
 ]
+
+
+SIGNIN_FAILED = Refusal(rule="web:signin", reason="sign-in failed: wrong username or password")
+SIGNIN_CODE = Refusal(rule="web:signin-code", reason="sign-in failed: wrong one-time code")
+SIGNIN_NO_SECOND_FACTOR = Refusal(
+    rule="web:signin-no-mfa", reason="sign-in refused: the account has no second factor"
+)
+SIGNIN_THROTTLED = Refusal(
+    rule="web:signin-throttled", reason="sign-in refused: too many failed attempts"
+)
+
+
+def _record(request: Request, granted: Granted, refusal: Refusal) -> None:
+    policy: Policy = request.app.state.policy
+    policy.decide(
+        actor_id=None,
+        action=Action.READ_PUBLIC,
+        resource=granted.resource,
+        purpose=None,
+        refusal=refusal,
+    )
 
 
 def _safe_next(target: object) -> str:
@@ -50,6 +80,7 @@ async def signin(request: Request, granted: SignIn) -> Response:
     client = request.client.host if request.client else "unknown"
     keys = (f"user:{username}", f"client:{client}")
     if throttle.is_blocked(*keys):
+        _record(request, granted, SIGNIN_THROTTLED)
         return render_granted(
             request,
             granted,
@@ -64,6 +95,7 @@ async def signin(request: Request, granted: SignIn) -> Response:
     account = accounts.authenticate(username, password) if username and password else None
     if account is None:
         throttle.record_failure(*keys)
+        _record(request, granted, SIGNIN_FAILED)
         return render_granted(
             request,
             granted,
@@ -71,12 +103,45 @@ async def signin(request: Request, granted: SignIn) -> Response:
             {"next": target, "error": "That username and password do not match an account."},
             status_code=401,
         )
+    settings: WebSettings = request.app.state.settings
+    if account.has_second_factor:
+        code = str(form.get("code", ""))
+        if not accounts.check_second_factor(account.username, code, datetime.now(UTC)):
+            throttle.record_failure(*keys)
+            _record(request, granted, SIGNIN_CODE)
+            return render_granted(
+                request,
+                granted,
+                "signin.html",
+                {
+                    "next": target,
+                    "error": "That username, password and code do not match an account.",
+                },
+                status_code=401,
+            )
+    elif settings.require_mfa:
+        _record(request, granted, SIGNIN_NO_SECOND_FACTOR)
+        return render_granted(
+            request,
+            granted,
+            "signin.html",
+            {
+                "next": target,
+                "error": "This account has no second factor yet, and this site needs one. "
+                "Ask the node administrator to set it up (joinedup actor mfa).",
+            },
+            status_code=403,
+        )
     throttle.clear(*keys)
-    request.state.session = Session.new(account.username)
+    store: SessionStore = request.app.state.session_store
+    await run_in_threadpool(store.revoke, granted.session, "signed in: a new session")
+    request.state.session = await run_in_threadpool(store.start, account.username)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/signout")
 async def signout(request: Request, granted: SignOut) -> Response:
-    request.state.session = Session.new()
+    store: SessionStore = request.app.state.session_store
+    await run_in_threadpool(store.revoke, granted.session, "signed out")
+    request.state.session = await run_in_threadpool(store.start)
     return RedirectResponse("/", status_code=303)

@@ -369,3 +369,50 @@ def test_an_incomplete_application_lists_every_unmet_safe(lifecycle_node: NodeSe
                 members=[stale],
                 today=TODAY,
             )
+
+
+def test_intended_outputs_and_minimum_data_are_stated_from_the_outset(
+    lifecycle_node: NodeSettings,
+) -> None:
+    # safe outputs and safe data are part of the application, not settled later
+    bare = replace(SPEC, outputs="  ", variables=(), cohort="")
+    with pytest.raises(UsageError) as caught:
+        _apply(lifecycle_node, bare)
+    text = str(caught.value)
+    for expected in ("outputs is empty", "list the minimum variables", "cohort is empty"):
+        assert expected in text
+    with open_govern(lifecycle_node) as con:
+        assert con.execute(
+            "SELECT count(*) FROM govern__projects WHERE outputs = '  '"
+        ).fetchone() == (0,)
+    stated = _apply(lifecycle_node, replace(SPEC, title="Outputs stated"))
+    assert stated.spec.outputs == SPEC.outputs and stated.spec.outputs.strip()
+
+
+def test_a_projects_setting_is_its_security_tier(lifecycle_node: NodeSettings) -> None:
+    # the same researcher, the same data, three projects approved for three settings: only
+    # the jobs setting lets record-level (L1) code run, the synthetic setting never reaches L1
+    # and research is never allowed the node setting (record-level access by hand)
+    def job(project: Project, purpose: Purpose = Purpose.RESEARCH) -> Decision:
+        return _use(
+            lifecycle_node,
+            project,
+            action=Action.RUN_JOB,
+            purpose=purpose,
+            level=DataLevel.L1_PSEUDONYMISED,
+        )
+
+    jobs = _active(lifecycle_node, replace(SPEC, setting=Setting.JOBS))
+    assert job(jobs).allowed
+    synthetic = _active(lifecycle_node, replace(SPEC, setting=Setting.SYNTHETIC))
+    refused = job(synthetic)
+    assert not refused.allowed and "does not run jobs (its setting is synthetic)" in refused.reason
+    assert _use(lifecycle_node, synthetic, level=DataLevel.L3_SYNTHETIC).allowed
+    evaluation = replace(
+        SPEC, purpose=Purpose.EVALUATION, legal_basis="6(1)(e)+9(2)(h)", setting=Setting.NODE
+    )
+    at_node = _active(lifecycle_node, evaluation)
+    no_jobs = job(at_node, Purpose.EVALUATION)
+    assert not no_jobs.allowed and "does not run jobs" in no_jobs.reason
+    with pytest.raises(UsageError, match="jobs or the synthetic twin"):
+        _apply(lifecycle_node, replace(SPEC, setting=Setting.NODE))

@@ -1,0 +1,210 @@
+"""Every main page passes axe-core with no 'serious' or 'critical' violation (WCAG 2.x A and AA
+rules and axe's best practices), as each role sees it in Chromium.
+
+axe-core comes from npm (``make axe``, pinned in ``tests/browser/axe/package-lock.json``) and is
+injected by Playwright into the page under test through the DevTools protocol, which the page's
+content security policy does not govern; the app itself never serves or loads it. A missing
+axe-core fails the test (run ``make axe``), it never skips.
+
+Pages: sign-in, the transparency register, each demo role's home page, the child view, the
+project application, the project list, the DAC review of one project, the opt-out, withdrawal
+and consent pages, the audit log, and a refusal page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PASSWORD, Site
+from test_browser_roles import _pupil_at, _search
+
+Page = Any  # playwright.sync_api.Page
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+FAILING_IMPACTS = ("serious", "critical")
+ROLES = (
+    "teacher",
+    "health-visitor",
+    "social-worker",
+    "analyst",
+    "researcher",
+    "dac-member",
+    "dac-lay-member",
+    "administrator",
+    "parent",
+)
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (npm ci)")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def context(browser: Any) -> Iterator[Any]:
+    made = browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _page(context: Any) -> Page:
+    context.clear_cookies()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def _sign_in(page: Page, site: Site, username: str) -> None:
+    page.goto(site.url + "signin")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(site.url)
+
+
+def _violations(page: Page, axe_source: str) -> list[str]:
+    """axe's serious and critical violations on the page as it is now, one line each."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source + "\n;undefined")
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    found = []
+    for violation in results["violations"]:
+        if violation["impact"] in FAILING_IMPACTS:
+            targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:5]]
+            found.append(
+                f"{violation['impact']} {violation['id']}: {violation['help']} at {targets}"
+            )
+    return found
+
+
+def _check(page: Page, axe_source: str, where: str, problems: dict[str, list[str]]) -> None:
+    found = _violations(page, axe_source)
+    if found:
+        problems[where] = found
+
+
+def _csrf(page: Page) -> str:
+    token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    assert token
+    return str(token)
+
+
+def _apply_for_a_project(page: Page, site: Site) -> str:
+    """As the signed-in researcher: apply, and return the project's path."""
+    page.goto(site.url + "projects/new")
+    ends = (datetime.now(UTC).date() + timedelta(days=700)).isoformat()
+    response = page.request.post(
+        site.url + "projects/new",
+        form={
+            "csrf_token": _csrf(page),
+            "title": "Accessibility check project",
+            "purpose": "research",
+            "lay_summary": "Which children are missed by early help, and why.",
+            "public_benefit": "Earlier support for families who need it.",
+            "legal_basis": "6(1)(e)+9(2)(j)+s251",
+            "datasets": "view__secondary__store__person",
+            "variables": "view__secondary__store__person.birth_month",
+            "cohort": "children born 2015-2020",
+            "setting": "jobs",
+            "outputs": "rates by year of birth, checked before release",
+            "expires_on": ends,
+        },
+        max_redirects=0,
+    )
+    assert response.status == 303, response.text()[-400:]
+    location = response.headers["location"]
+    assert re.fullmatch(r"/projects/P[0-9a-f]+", location), location
+    return location.lstrip("/")
+
+
+def test_every_main_page_has_no_serious_or_critical_violation(
+    context: Any, site: Site, axe_source: str
+) -> None:
+    problems: dict[str, list[str]] = {}
+    checked: list[str] = []
+
+    def check(page: Page, where: str) -> None:
+        _check(page, axe_source, where, problems)
+        checked.append(where)
+
+    page = _page(context)
+    for path in ("signin", "transparency"):
+        page.goto(site.url + path)
+        check(page, f"anonymous /{path}")
+    page.close()
+
+    for role in ROLES:
+        page = _page(context)
+        _sign_in(page, site, role)
+        check(page, f"{role} home")
+        page.close()
+
+    page = _page(context)  # the child view, and a refusal with its break-glass form
+    _sign_in(page, site, "teacher")
+    page.goto(site.url + "children")
+    check(page, "teacher /children (search)")
+    _search(page, site, _pupil_at(site, at_school=True))
+    assert page.get_by_role("heading", name="Child record").is_visible()
+    check(page, "teacher child record")
+    _search(page, site, _pupil_at(site, at_school=False))
+    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    check(page, "teacher refusal with break-glass")
+    page.close()
+
+    page = _page(context)  # the project application and the project list
+    _sign_in(page, site, "researcher")
+    page.goto(site.url + "projects/new")
+    check(page, "researcher /projects/new")
+    project = _apply_for_a_project(page, site)
+    page.goto(site.url + "projects")
+    check(page, "researcher /projects")
+    page.close()
+
+    page = _page(context)  # the DAC review
+    _sign_in(page, site, "dac-lay-member")
+    page.goto(site.url + project)
+    assert page.get_by_text("Your review").first.is_visible()
+    check(page, "DAC member's review of a project")
+    page.close()
+
+    page = _page(context)  # the citizen's pages
+    _sign_in(page, site, "parent")
+    for path in ("opt-out", "opt-out/withdraw", "consent"):
+        page.goto(site.url + path)
+        check(page, f"parent /{path}")
+    page.close()
+
+    page = _page(context)  # the audit log
+    _sign_in(page, site, "administrator")
+    page.goto(site.url + "audit")
+    check(page, "administrator /audit")
+    page.screenshot(path=str(site.screenshots / "audit-log.png"), full_page=True)
+    page.close()
+
+    assert len(checked) == 2 + len(ROLES) + 3 + 2 + 1 + 3 + 1
+    assert not problems, "\n".join(
+        f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items()
+    )
+
+
+def test_the_check_finds_a_violation_when_there_is_one(
+    context: Any, site: Site, axe_source: str
+) -> None:
+    # the check is only worth something if it can fail: break a page on purpose and look
+    page = _page(context)
+    page.goto(site.url + "signin")
+    page.evaluate("() => document.querySelector('label[for=\"username\"]').remove()")
+    page.evaluate("() => document.documentElement.removeAttribute('lang')")
+    found = _violations(page, axe_source)
+    page.close()
+    assert any(" label:" in line for line in found), found
+    assert any(" html-has-lang:" in line for line in found), found
