@@ -167,7 +167,9 @@ def test_a_refused_csrf_post_is_audited_as_a_denial(app: FastAPI, node: WebNode)
     parent = TestClient(app)
     sign_in(parent, "parent")
     with open_govern(node.node) as con:
-        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+        (before,) = con.execute("SELECT coalesce(max(seq), 0) FROM audit__events").fetchone() or (
+            0,
+        )
     response = parent.post("/opt-out", data={"csrf_token": "forged", "identifier": "x"})
     assert response.status_code == 403
     with open_govern(node.node) as con:
@@ -274,7 +276,9 @@ def test_failed_and_throttled_sign_ins_are_audited_without_what_was_typed(
     settings = web_settings_for(node.node)
     app = create_app(settings, throttle=SigninThrottle(attempts=2, window_seconds=60))
     with open_govern(node.node) as con:
-        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+        (before,) = con.execute("SELECT coalesce(max(seq), 0) FROM audit__events").fetchone() or (
+            0,
+        )
     client = TestClient(app)
     for _ in range(2):
         assert _sign_in_response(client, "dac-member", "typed-wrong-secret") == 401
@@ -304,7 +308,9 @@ def test_only_the_allowed_networks_reach_the_app_and_refusals_are_audited(
     sign_in(inside, "administrator")
     assert inside.get("/audit").status_code == 200
     with open_govern(node.node) as con:
-        (before,) = con.execute("SELECT max(seq) FROM audit__events").fetchone() or (0,)
+        (before,) = con.execute("SELECT coalesce(max(seq), 0) FROM audit__events").fetchone() or (
+            0,
+        )
     for client in (("10.21.0.1", 50000), ("192.168.1.10", 50000), ("testclient", 50000)):
         outside = TestClient(app, client=client)
         for path in ("/signin", "/audit", "/static/site.css"):
