@@ -121,7 +121,8 @@ def _render(result: RefreshResult) -> None:
     console.print(sizes)
     for stage, report in result.stage_reports.items():
         console.print(
-            f"{stage}: model {report.get('model', '-')}, {report.get('profiles', 0):,} profiles, "
+            f"{stage} ({report.get('engine', 'duckdb')}): model {report.get('model', '-')}, "
+            f"{report.get('profiles', 0):,} profiles, "
             f"{report.get('pairs_at_threshold', 0):,} pairs at threshold, "
             f"{report.get('component_merges', 0):,} merges "
             f"({report.get('merges_refused_by_guard', 0):,} refused by the guard), "
