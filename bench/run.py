@@ -4,8 +4,9 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage] [--people N] [--seed S] [--keep]``; with no
-``--only`` it runs the spine and then the linkage benchmark (``bench/linkage.py``).
+Usage: ``python -m bench.run [--only spine|linkage|spark] [--people N] [--seed S] [--keep]``;
+with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``) and the
+DuckDB-against-Spark benchmark (``bench/spark.py``).
 """
 
 from __future__ import annotations
@@ -168,15 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
-        "--only", choices=("spine", "linkage"), help="run one benchmark (default: both)"
+        "--only", choices=("spine", "linkage", "spark"), help="run one benchmark (default: all)"
     )
     ns = parser.parse_args(argv)
-    if ns.only != "linkage":
+    if ns.only in (None, "spine"):
         bench_spine_main(ns)
-    if ns.only != "spine":
+    if ns.only in (None, "linkage"):
         from bench import linkage
 
         linkage.main([])
+    if ns.only in (None, "spark"):
+        from bench import spark
+
+        spark.main([])
     return 0
 
 

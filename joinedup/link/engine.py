@@ -281,7 +281,7 @@ def spark_sql(duckdb_sql: str) -> str:
         if isinstance(node, exp.DateDiff):
             unit = node.args.get("unit")
             if unit is not None and unit.name.lower() != "day":
-                raise LinkageError(f"no Spark equivalent for date_diff in {unit.name}s")
+                raise LinkageError(f"no Spark equivalent for date_diff in {unit.name.lower()}s")
             # Spark's datediff(end, start) counts days, as DuckDB's date_diff('day', start, end)
             return exp.Anonymous(this="datediff", expressions=[node.this, node.expression])
         if isinstance(node, exp.Anonymous) and str(node.this).lower() not in _SPARK_FUNCTIONS:

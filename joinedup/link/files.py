@@ -559,7 +559,7 @@ def _link_on_spark(
     run = uuid.uuid4().hex[:8]
     sdfs = [
         db_api.register(
-            to_spark(session, con.table(t).arrow().read_all()),
+            to_spark(session, con.table(t).to_arrow_table()),
             dataset_display_name=i.source,
             table_name=f"jd_{run}_{n}",
         )

@@ -360,7 +360,7 @@ class SplinkStage:
         else:
             # the profiles go to Spark through Arrow; the model's SQL goes in Spark's dialect
             db_api = spark_api(session)
-            profiles = to_spark(session, con.execute("SELECT * FROM splink_profiles").arrow())
+            profiles = to_spark(session, con.table("splink_profiles").to_arrow_table())
             sdf = db_api.register(
                 profiles,
                 dataset_display_name="profiles",
