@@ -39,7 +39,7 @@ demo: install
 	$(BIN)/joinedup demo --dir demo --people $(PEOPLE) --seed $(SEED)
 
 test: install install-dfe chromium
-	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q
+	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check joinedup tests bench
@@ -49,6 +49,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) $(DFE_VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -33,6 +33,7 @@ import copy
 import logging
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,8 @@ def spark_session(spec: EngineSpec) -> SparkSession:
         # NULL, not an error)
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Spark makes its warehouse folder in the working directory unless told otherwise
+        .config("spark.sql.warehouse.dir", str(_warehouse(spec)))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_LOG4J}")
@@ -149,6 +152,11 @@ def _quiet_pyspark() -> None:
     the failure reaches the user as a LinkageError instead."""
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
         logging.getLogger(name).disabled = True
+
+
+def _warehouse(spec: EngineSpec) -> Path:
+    base = spec.checkpoint_dir or Path(tempfile.gettempdir()) / "joinedup-spark"
+    return base / "warehouse"
 
 
 def _set_checkpoint_dir(session: SparkSession, spec: EngineSpec) -> None:
