@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown datasets: {sorted(unknown)}; choose from {DATASETS}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = [bench_dataset(n) for n in names]
+    out = RESULTS / "spark.json"
+    # datasets not run this time keep their last figures
+    kept = []
+    if out.exists():
+        kept = [
+            d for d in json.loads(out.read_text()).get("datasets", []) if d["dataset"] not in names
+        ]
     payload = {
         "benchmark": "spark",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -147,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_end": os.getloadavg(),
         },
         "spark_master": "local[2]",
-        "datasets": results,
+        "datasets": kept + results,
     }
-    out = RESULTS / "spark.json"
     out.write_text(json.dumps(payload, indent=2) + "\n")
     for r in results:
         d, s = r["peer_duckdb"], r["spark_local2"]

@@ -107,3 +107,13 @@ def test_node_engine_setting_is_read_and_checked(tmp_path: Path) -> None:
         load_node(node.root)
     with pytest.raises(ConfigError, match="unknown linkage engine 'flink'"):
         EngineSpec(name="flink")
+
+
+def test_refresh_refuses_an_unknown_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from joinedup.cli.main import main
+
+    node = init_node(tmp_path / "node")
+    assert main(["node", "refresh", str(node.root), "--engine", "flink"], {}) == 2
+    assert "Unknown engine 'flink'" in capsys.readouterr().out
