@@ -109,7 +109,7 @@ def spark_session(spec: EngineSpec) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         if active.sparkContext.master == master:
-            _set_checkpoint_dir(active, spec)
+            _configure(active, spec)
             return active
         active.stop()
     builder = (
@@ -143,7 +143,7 @@ def spark_session(spec: EngineSpec) -> SparkSession:
         # Python workers (the Jaro-Winkler UDF) run this interpreter, which has pyarrow and
         # jellyfish; on a cluster, PYSPARK_PYTHON on the executors says which
         session.sparkContext.pythonExec = sys.executable
-    _set_checkpoint_dir(session, spec)
+    _configure(session, spec)
     return session
 
 
@@ -159,7 +159,9 @@ def _warehouse(spec: EngineSpec) -> Path:
     return base / "warehouse"
 
 
-def _set_checkpoint_dir(session: SparkSession, spec: EngineSpec) -> None:
+def _configure(session: SparkSession, spec: EngineSpec) -> None:
+    """What may differ between two runs on one session: partitions and the checkpoint folder."""
+    session.conf.set("spark.sql.shuffle.partitions", str(spec.spark_partitions))
     if spec.checkpoint_dir is not None:
         spec.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         session.sparkContext.setCheckpointDir(str(spec.checkpoint_dir))
