@@ -49,11 +49,19 @@ DATA = Path(
 
 CLUSTER_THRESHOLD = 0.9
 PAIR_THRESHOLD = 0.5
-DATASETS = ("febrl4", "fake_1000", "historical_50k")
-TARGETS = {
+DATASETS = ("febrl4", "fake_1000", "historical_50k", "children")
+TARGETS: dict[str, dict[str, float]] = {
     "febrl4": {"pairwise_f1": 0.999},
     "fake_1000": {"clustered_f1": 0.88},
     "historical_50k": {"clustered_f1": 0.85},
+    # the linkage issue's 1M x 1M goals; "_max" goals are met at or below the figure
+    "children": {
+        "clustered_f1": 0.985,
+        "clustered_precision": 0.999,
+        "wall_seconds_max": 90.0,
+        "peak_rss_mib_max": 3072.0,
+        "ethnic_recall_gap_points_max": 3.0,
+    },
 }
 
 
@@ -205,10 +213,103 @@ def prepare_historical_50k(work: Path) -> Dataset:
     )
 
 
+# Records per agency in the children benchmark (python -m bench.linkage --children N).
+CHILDREN_PER_FILE = 1_000_000
+CHILDREN_OVERLAP = 0.8  # the research note's benchmark: 800k true links at 1M x 1M
+
+
+def prepare_children(work: Path) -> Dataset:
+    """Two agencies' records of simulated children: a health file and an education file.
+
+    From the district simulator (``joinedup.simulate``): two districts' populations (seeds 1
+    and 2; a district holds at most 850,000 people) give ``n / overlap`` children; the health
+    file records the first ``n``, the education file the last ``n``, so ``overlap * n`` children
+    are in both. Each file is the child's identity as that source records it
+    (``record_identities``: nicknames, transliterations, swaps, surname changes, date typos,
+    lagging postcodes, worse for the children hardest to link). No identifier is shared (health
+    has NHS numbers, education UPNs), so linkage rests on names, date of birth, sex and
+    postcode, as it does for most cross-agency links. Truth keeps the ethnic group, for the
+    recall gap.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from joinedup.simulate import NoiseKnobs, record_identities
+    from joinedup.simulate.geography import make_district
+    from joinedup.simulate.outcomes import add_outcomes
+    from joinedup.simulate.population import make_population
+
+    n = CHILDREN_PER_FILE
+    total = round(n / CHILDREN_OVERLAP)
+    knobs = NoiseKnobs()
+    parts: dict[str, list[pd.DataFrame]] = {"health": [], "education": []}
+    halves = (total // 2, total - total // 2)
+    start = 0
+    for seed, size in zip((1, 2), halves, strict=True):
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
+        district = make_district(size, streams[0])
+        people, addresses, _ = make_population(
+            size, district, datetime(2026, 9, 1).date(), streams[1]
+        )
+        add_outcomes(people, district, streams[2])
+        people = people.reset_index(drop=True)
+        serial = np.arange(start, start + len(people))
+        start += len(people)
+        for source, rng in zip(("hospital_apc", "school_census"), streams[3].spawn(2), strict=True):
+            rec = record_identities(people, addresses, source=source, knobs=knobs, rng=rng)
+            rec = rec.reset_index()
+            if not (rec["person_id"].to_numpy() == people["person_id"].to_numpy()).all():
+                raise SystemExit("record_identities changed the order of people")
+            frame = pd.DataFrame(
+                {
+                    "serial": serial,
+                    "person": [f"p{seed}-{x}" for x in rec["person_id"]],
+                    "given_name": rec["given_name"],
+                    "family_name": rec["family_name"],
+                    "date_of_birth": pd.to_datetime(rec["dob"]).dt.strftime("%Y-%m-%d"),
+                    "sex": rec["sex"],
+                    "postcode": rec["postcode"],
+                    "ethnic_group": people["ethnic_group"].to_numpy(),
+                }
+            )
+            parts["health" if source == "hospital_apc" else "education"].append(frame)
+    files = []
+    truth = []
+    for name, keep in (("health", slice(0, n)), ("education", slice(total - n, total))):
+        frame = pd.concat(parts[name], ignore_index=True).sort_values("serial").iloc[keep]
+        frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+        frame["record_id"] = [f"{name[0]}{i}" for i in range(len(frame))]
+        path = work / f"{name}.csv"
+        frame[
+            ["record_id", "given_name", "family_name", "date_of_birth", "sex", "postcode"]
+        ].to_csv(path, index=False)
+        files.append(path)
+        truth.append(
+            pd.DataFrame(
+                {
+                    "record_id": frame["record_id"],
+                    "source": name,
+                    "cluster": frame["person"],
+                    "ethnic_group": frame["ethnic_group"],
+                }
+            )
+        )
+    truth_path = work / "children_truth.parquet"
+    pd.concat(truth).to_parquet(truth_path, index=False)
+    return Dataset(
+        name="children",
+        link_type="link_only",
+        files=tuple(files),
+        truth=truth_path,
+        joinedup_args=("--one-to-one",),
+    )
+
+
 PREPARE: dict[str, Callable[[Path], Dataset]] = {
     "febrl4": prepare_febrl4,
     "fake_1000": prepare_fake_1000,
     "historical_50k": prepare_historical_50k,
+    "children": prepare_children,
 }
 
 
@@ -314,6 +415,29 @@ def peer_settings(dataset: str) -> tuple[Any, list[Any], list[Any], float, float
         ]
         em = [block_on("first_name", "surname"), block_on("dob")]
         return settings, deterministic, em, 0.6, 1e7
+    if dataset == "children":
+        # the README quick-start's comparisons for these columns, with the blocking a Splink
+        # user would add for people data (names, date of birth, postcode)
+        settings = SettingsCreator(
+            link_type="link_only",
+            unique_id_column_name="record_id",
+            blocking_rules_to_generate_predictions=[
+                block_on("given_name", "family_name"),
+                block_on("date_of_birth"),
+                block_on("postcode", "substr(date_of_birth, 1, 4)"),
+                block_on("family_name", "substr(date_of_birth, 1, 4)"),
+            ],
+            comparisons=[
+                cl.NameComparison("given_name").configure(term_frequency_adjustments=True),
+                cl.NameComparison("family_name").configure(term_frequency_adjustments=True),
+                cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
+                cl.PostcodeComparison("postcode"),
+                cl.ExactMatch("sex"),
+            ],
+        )
+        deterministic = [block_on("given_name", "family_name", "date_of_birth")]
+        em = [block_on("given_name", "family_name"), block_on("date_of_birth")]
+        return settings, deterministic, em, 0.7, 1e7
     raise SystemExit(f"unknown dataset {dataset}")
 
 
@@ -332,6 +456,12 @@ def run_peer_worker(dataset: str, work: Path) -> None:
             rel = con.read_csv(str(work / f"{name}.csv"), all_varchar=True)
             sdfs.append(db_api.register(rel.arrow().read_all(), dataset_display_name=name))
         inputs: Any = sdfs
+    elif dataset == "children":
+        sdfs = []
+        for name in ("health", "education"):
+            rel = con.read_csv(str(work / f"{name}.csv"), all_varchar=True)
+            sdfs.append(db_api.register(rel.arrow().read_all(), dataset_display_name=name))
+        inputs = sdfs
     elif dataset == "fake_1000":
         rel = con.read_csv(str(work / "fake_1000.csv"), all_varchar=True)
         inputs = db_api.register(rel.arrow().read_all(), dataset_display_name="fake_1000")
@@ -351,7 +481,7 @@ def run_peer_worker(dataset: str, work: Path) -> None:
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=CLUSTER_THRESHOLD
     )
-    id_col = "rec_id" if dataset == "febrl4" else "unique_id"
+    id_col = {"febrl4": "rec_id", "children": "record_id"}.get(dataset, "unique_id")
     pairs_rel = predictions.as_duckdbpyrelation()
     clusters_rel = clusters.as_duckdbpyrelation()
     pair_cols = pairs_rel.columns
@@ -455,8 +585,19 @@ def score(
             "SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) AS n FROM clusters c "
             "JOIN truth t USING (record_id, source) GROUP BY {key})"
         )
+    # label-free estimates for the links the clusters made: scored pairs inside one cluster
+    c_mean_p, c_sum_p, c_blocked_tp = con.execute(
+        "WITH j AS (SELECT p.match_probability AS p, tl.cluster = tr.cluster AS is_match "
+        "FROM pairs p JOIN clusters a ON a.record_id = p.record_id_l AND a.source = p.source_l "
+        "JOIN clusters b ON b.record_id = p.record_id_r AND b.source = p.source_r "
+        "JOIN truth tl ON tl.record_id = p.record_id_l AND tl.source = p.source_l "
+        "JOIN truth tr ON tr.record_id = p.record_id_r AND tr.source = p.source_r "
+        "WHERE a.cluster_id = b.cluster_id) "
+        "SELECT avg(p), coalesce(sum(p), 0), count(*) FILTER (WHERE is_match) FROM j"
+    ).fetchone()
     c_pred = con.execute(pair_sql.format(key="c.cluster_id")).fetchone()[0] or 0
     c_tp = con.execute(pair_sql.format(key="c.cluster_id, t.cluster")).fetchone()[0] or 0
+    by_group = _recall_by_group(con) if cross else {}
     con.close()
 
     def f1(p: float, r: float) -> float:
@@ -469,7 +610,17 @@ def score(
     est_precision = sum_p_acc / accepted if accepted else None
     est_recall = sum_p_acc / sum_p_all if sum_p_all else None
     recall_within_blocking = accepted_true / blocked_true if blocked_true else None
+    c_est_precision = c_mean_p
+    c_est_recall = c_sum_p / sum_p_all if sum_p_all else None
+    c_recall_blocking = c_blocked_tp / blocked_true if blocked_true else None
+    big = [g for g in by_group.values() if g["true_pairs"] >= 1000]
+    gap = (
+        round(100 * (max(g["recall"] for g in big) - min(g["recall"] for g in big)), 2)
+        if len(big) >= 2
+        else None
+    )
     return {
+        **({"recall_by_ethnic_group": by_group, "ethnic_recall_gap_points": gap} if gap else {}),
         "true_pairs": int(true_pairs),
         "scored_pairs": int(scored_n),
         "blocking_recall": round(blocked_true / true_pairs, 5),
@@ -490,7 +641,61 @@ def score(
         "recall_estimate_error_points": None
         if est_recall is None or recall_within_blocking is None
         else round(100 * (est_recall - recall_within_blocking), 2),
+        "estimated_clustered_precision": None
+        if c_est_precision is None
+        else round(c_est_precision, 5),
+        "clustered_precision_estimate_error_points": None
+        if c_est_precision is None
+        else round(100 * (c_est_precision - c_precision), 2),
+        "estimated_clustered_recall_within_blocking": None
+        if c_est_recall is None
+        else round(c_est_recall, 5),
+        "clustered_recall_within_blocking": None
+        if c_recall_blocking is None
+        else round(c_recall_blocking, 5),
+        "clustered_recall_estimate_error_points": None
+        if c_est_recall is None or c_recall_blocking is None
+        else round(100 * (c_est_recall - c_recall_blocking), 2),
     }
+
+
+def _recall_by_group(con: Any) -> dict[str, dict[str, float | int]]:
+    """Clustered recall by the truth's ethnic group (link-only truth with an ``ethnic_group``
+    column): the share of the group's true cross-file pairs that the clusters put together."""
+    columns = [r[0] for r in con.execute("DESCRIBE truth").fetchall()]
+    if "ethnic_group" not in columns:
+        return {}
+    per_group = (
+        "SELECT ethnic_group, sum(na * nb) AS pairs FROM (SELECT {key}, t.ethnic_group, "
+        "count(*) FILTER (WHERE t.source = (SELECT min(source) FROM truth)) AS na, "
+        "count(*) FILTER (WHERE t.source = (SELECT max(source) FROM truth)) AS nb "
+        "FROM truth t {join} GROUP BY ALL) GROUP BY ethnic_group"
+    )
+    true_pairs = per_group.format(key="t.cluster", join="")
+    found = per_group.format(
+        key="t.cluster, c.cluster_id",
+        join="JOIN clusters c ON c.record_id = t.record_id AND c.source = t.source",
+    )
+    rows = con.execute(
+        f"SELECT a.ethnic_group, a.pairs, coalesce(b.pairs, 0) FROM ({true_pairs}) a "
+        f"LEFT JOIN ({found}) b USING (ethnic_group) ORDER BY 1"
+    ).fetchall()
+    return {
+        str(g): {"true_pairs": int(t), "recall": round(tp / t, 5) if t else 0.0}
+        for g, t, tp in rows
+    }
+
+
+def _met(result: dict[str, Any], targets: dict[str, float]) -> dict[str, bool | None]:
+    out: dict[str, bool | None] = {}
+    for key, goal in targets.items():
+        name = key.removesuffix("_max")
+        value = result.get(name)
+        if value is None:
+            out[key] = None
+        else:
+            out[key] = value <= goal if key.endswith("_max") else value >= goal
+    return out
 
 
 def bench_dataset(name: str) -> dict[str, Any]:
@@ -549,7 +754,7 @@ def bench_dataset(name: str) -> dict[str, Any]:
         },
     }
     targets = TARGETS[name]
-    met = {k: ours[k] >= v for k, v in targets.items()}
+    met = _met(ours, targets)
     return {
         "dataset": name,
         "link_type": dataset.link_type,
@@ -561,6 +766,12 @@ def bench_dataset(name: str) -> dict[str, Any]:
         },
         "targets": targets,
         "targets_met": met,
+        "peer_meets": _met(peer, targets),
+        **(
+            {"records_per_file": CHILDREN_PER_FILE, "overlap": CHILDREN_OVERLAP}
+            if name == "children"
+            else {}
+        ),
         "joinedup_command": [
             "joinedup",
             "link",
@@ -590,9 +801,14 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("pairwise F1", "pairwise_f1"),
         ("clustered F1", "clustered_f1"),
         ("blocking recall", "blocking_recall"),
+        ("ethnic recall gap", "ethnic_recall_gap_points"),
         ("est. precision", "estimated_precision"),
         ("est. recall (blk)", "estimated_recall_within_blocking"),
         ("true recall (blk)", "recall_within_blocking"),
+        ("est. clustered P", "estimated_clustered_precision"),
+        ("clustered P", "clustered_precision"),
+        ("est. clust. R (blk)", "estimated_clustered_recall_within_blocking"),
+        ("clust. R (blk)", "clustered_recall_within_blocking"),
         ("wall s", "wall_seconds"),
         ("peak MiB", "peak_rss_mib"),
     ]
@@ -607,14 +823,22 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CHILDREN_PER_FILE
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default=",".join(DATASETS), help="comma-separated datasets")
+    parser.add_argument(
+        "--children",
+        type=int,
+        default=CHILDREN_PER_FILE,
+        help="records per agency file in the children benchmark (default 1,000,000)",
+    )
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     if ns.peer_worker:
         run_peer_worker(ns.peer_worker, Path(ns.work))
         return 0
+    CHILDREN_PER_FILE = ns.children
     names = [n for n in ns.only.split(",") if n]
     unknown = set(names) - set(DATASETS)
     if unknown:
@@ -622,6 +846,11 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = [bench_dataset(n) for n in names]
     out = RESULTS / "linkage.json"
+    # a run of some datasets keeps the others' latest figures
+    earlier = json.loads(out.read_text()).get("datasets", []) if out.is_file() else []
+    kept = [d for d in earlier if d.get("dataset") not in names]
+    order = {n: i for i, n in enumerate(DATASETS)}
+    results_all = sorted(kept + results, key=lambda d: order.get(d["dataset"], len(order)))
     payload = {
         "benchmark": "linkage",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -632,7 +861,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "cluster_threshold": CLUSTER_THRESHOLD,
         "pair_threshold": PAIR_THRESHOLD,
-        "datasets": results,
+        "datasets": results_all,
     }
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print_table(results)

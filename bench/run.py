@@ -85,6 +85,9 @@ def score_index(node: Path, truth: Path) -> dict[str, object]:
     try:
         attach_vault(con, settings.vault_path)
         ours = score_against_truth(con, truth)
+        method_row = con.execute(
+            "SELECT method FROM link__runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
         con.execute(
             "CREATE TEMP TABLE peer_record_person AS SELECT record_key, "
             "CASE WHEN given_name_norm IS NULL OR family_name_norm IS NULL "
@@ -105,7 +108,10 @@ def score_index(node: Path, truth: Path) -> dict[str, object]:
 
     result = {
         "records_scored": ours.records_scored,
-        "joinedup_deterministic_v1": as_dict(ours),
+        "joinedup_person_index": {
+            "method": method_row[0] if method_row else None,
+            **as_dict(ours),
+        },
         "peer_exact_name_dob": as_dict(peer),
         "recall_ratio": round(ours.recall / peer.recall, 3) if peer.recall else None,
         "f1_ratio": round(ours.f1 / peer.f1, 3) if peer.f1 else None,

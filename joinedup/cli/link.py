@@ -82,6 +82,14 @@ def files_command(
         bool,
         typer.Option("--within", help="With two files, also find duplicates inside each file."),
     ] = False,
+    one_to_one: Annotated[
+        bool,
+        typer.Option(
+            "--one-to-one",
+            help="Each file holds one record per person (a de-duplicated spine): a cluster"
+            " takes at most one record of each file, by mutually best links.",
+        ),
+    ] = False,
     scored_pairs: Annotated[
         bool,
         typer.Option(
@@ -140,6 +148,7 @@ def files_command(
                 compare=tuple(compare or ()),
                 ignore=tuple(ignore or ()),
                 within=within,
+                one_to_one=one_to_one,
                 write_scored_pairs=scored_pairs,
                 seed=seed,
                 model=model,
@@ -181,6 +190,11 @@ def _link(spec: FileLinkSpec, *, json_output: bool) -> None:
         table.add_row(
             "estimated recall within blocking (label-free)",
             f"{e.estimated_recall_within_blocking:.4f}",
+        )
+    if e.estimated_cluster_precision is not None:
+        table.add_row(
+            "estimated precision of the clusters' links (label-free)",
+            f"{e.estimated_cluster_precision:.4f}",
         )
     for col, n in result.unreadable_values.items():
         table.add_row(f"unreadable values: {col}", f"{n:,}")

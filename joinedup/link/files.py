@@ -83,6 +83,7 @@ class FileLinkSpec:
     compare: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     within: bool = False
+    one_to_one: bool = False
     write_scored_pairs: bool = False
     seed: int = 1
     max_pairs_per_rule: int | None = None
@@ -99,6 +100,9 @@ class QualityEstimates:
     estimated_recall_within_blocking: float | None
     expected_matches_within_blocking: float
     expected_matches_from_lambda: float
+    # the same two estimates for the links the clusters made (scored pairs in one cluster)
+    estimated_cluster_precision: float | None = None
+    estimated_cluster_recall_within_blocking: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -397,6 +401,11 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         raise UsageError("give one file (to de-duplicate) or two files (to link)")
     if not 0 < spec.threshold < 1 or not 0 < spec.pair_threshold < 1:
         raise UsageError("--threshold and the pair threshold must be between 0 and 1")
+    if spec.one_to_one and (len(spec.files) != 2 or spec.within):
+        raise UsageError(
+            "--one-to-one links two files that each hold one record per person; it cannot be"
+            " used with one file or with --within"
+        )
     report = progress or (lambda _d, _n, _t: None)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -489,9 +498,7 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         predictions = linker.inference.predict(warning_mode="never")
         lap("predict")
         report("clustering", 6, STEPS)
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=spec.threshold
-        )
+        clusters = _cluster(linker, predictions, spec, sources)
         lap("cluster")
         predictions_table, clusters_table = predictions.physical_name, clusters.physical_name
         saved_model = None
@@ -522,6 +529,7 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         "settings": {
             "threshold": spec.threshold,
             "pair_threshold": spec.pair_threshold,
+            "one_to_one": spec.one_to_one,
             "max_pairs_per_rule": cap,
             "seed": spec.seed,
         },
@@ -576,9 +584,7 @@ def _link_on_spark(
     predictions = linker.inference.predict(warning_mode="never")
     lap("predict")
     report("clustering", 6, STEPS)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=spec.threshold
-    )
+    clusters = _cluster(linker, predictions, spec, [i.source for i in inputs])
     lap("cluster")
     for name, frame in (
         ("jd_spark_predictions", predictions.as_spark_dataframe()),
@@ -636,6 +642,21 @@ def _fit(
             linker._settings_obj._probability_two_random_records_match
         ),
     }
+
+
+def _cluster(linker: Any, predictions: Any, spec: FileLinkSpec, sources: Sequence[str]) -> Any:
+    """Cluster the scored pairs (on the linker's engine)."""
+    if spec.one_to_one:
+        # Splink's single best links: a record joins a cluster only if it is mutually the
+        # best match, and no cluster holds two records of one file.
+        return linker.clustering.cluster_using_single_best_links(
+            predictions,
+            duplicate_free_datasets=list(sources),
+            threshold_match_probability=spec.threshold,
+        )
+    return linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=spec.threshold
+    )
 
 
 def _engine_report(engine: EngineSpec) -> dict[str, str]:
@@ -728,6 +749,14 @@ def _write_outputs(
     ).fetchone()
     assert row is not None
     scored, accepted, mean_p, sum_acc, sum_all = row
+    jrow = con.execute(
+        "SELECT avg(p.match_probability), coalesce(sum(p.match_probability), 0) FROM jd_pairs p"
+        " JOIN jd_clusters a ON a.record_id = p.record_id_l AND a.source = p.source_l"
+        " JOIN jd_clusters b ON b.record_id = p.record_id_r AND b.source = p.source_r"
+        " WHERE a.cluster_id = b.cluster_id"
+    ).fetchone()
+    assert jrow is not None
+    mean_joined, sum_joined = jrow
     crow = con.execute(
         "SELECT count(*), coalesce(sum(n) FILTER (WHERE n > 1), 0), coalesce(max(n), 0)"
         " FROM (SELECT cluster_id, count(*) AS n FROM jd_clusters GROUP BY cluster_id)"
@@ -748,6 +777,10 @@ def _write_outputs(
         else None,
         expected_matches_within_blocking=round(float(sum_all), 1),
         expected_matches_from_lambda=round(lam * possible, 1),
+        estimated_cluster_precision=None if mean_joined is None else round(float(mean_joined), 5),
+        estimated_cluster_recall_within_blocking=round(float(sum_joined) / float(sum_all), 5)
+        if sum_all
+        else None,
     )
     unreadable: dict[str, int] = {}
     for i in inputs:

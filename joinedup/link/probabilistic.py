@@ -29,6 +29,11 @@ How a run goes (``SplinkStage.write_edges``):
    guard, applied transitively, so a chain of links cannot bridge two children either). A
    record thus joins at most one pupil of the census: one-to-one links into de-duplicated
    spines. Each accepted merge is one edge between its best pair of records (rule ``splink``).
+6. **Queue for clerical review** (``joinedup.link.review``): the best pair of every two persons
+   still apart whose match probability lies in the grey zone (``review_floor`` up to
+   ``threshold``), and the best pair of every merge the guard refused, most likely first and at
+   most ``review_limit`` a refresh. A reviewer's decision is applied by the review stage that
+   runs after this one.
 
 The engine (``engine``, ``joinedup.link.engine``) is DuckDB, in the private connection, or
 Spark: then the profiles of step 2 (built in DuckDB as always) go to Spark through Arrow, the
@@ -52,7 +57,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +66,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from joinedup.errors import LinkageError
 from joinedup.link.engine import (
@@ -93,6 +99,9 @@ SPLINK_RULE = PersonIndexRule(
     strength=Strength.GUARDED,
 )
 DEFAULT_THRESHOLD = 0.995
+# Pairs from here up to the threshold are neither linked nor forgotten: they go to review.
+DEFAULT_REVIEW_FLOOR = 0.9
+DEFAULT_REVIEW_LIMIT = 2000
 
 _ACROSS = "l.component <> r.component"
 
@@ -269,13 +278,17 @@ class SplinkStage:
 
     ``model_path``: where the model artefact lives (None: train in memory, save nothing);
     ``retrain``: train even when a model with the same settings hash is saved;
-    ``threshold``: the match probability a pair needs to be a candidate merge.
+    ``threshold``: the match probability a pair needs to be a candidate merge;
+    ``review_floor``: pairs from here to ``threshold`` are queued for clerical review (set it
+    to ``threshold`` or above to queue none), at most ``review_limit`` a refresh.
     ``report`` is filled by ``write_edges`` with counts and seconds (never values).
     """
 
     model_path: Path | None = None
     retrain: bool = False
     threshold: float = DEFAULT_THRESHOLD
+    review_floor: float = DEFAULT_REVIEW_FLOOR
+    review_limit: int = DEFAULT_REVIEW_LIMIT
     u_max_pairs: float = 2e6
     em_max_pairs: float = 2e6
     seed: int = 7
@@ -313,9 +326,21 @@ class SplinkStage:
                 )
                 return
             t1 = time.perf_counter()
-            edges, refused = _choose_merges(context, pairs)
+            accept = pc.greater_equal(pairs.column("match_probability"), self.threshold)
+            edges, refused, merges = _choose_merges(context, pairs.filter(accept))
             self.report["component_merges"] = len(edges)
-            self.report["merges_refused_by_guard"] = refused
+            self.report["merges_refused_by_guard"] = len(refused)
+            grey = pairs.filter(pc.invert(accept))
+            self.report.update(
+                _queue_for_review(
+                    context,
+                    accepted=pairs.filter(accept),
+                    refused=refused,
+                    grey=grey,
+                    merges=merges,
+                    limit=self.review_limit,
+                )
+            )
             context.con.register("splink_edges", edges)
             try:
                 context.con.execute(
@@ -394,18 +419,28 @@ class SplinkStage:
         self.report["seconds_training"] = round(time.perf_counter() - t0, 3)
         t1 = time.perf_counter()
         predictions = linker.inference.predict(
-            threshold_match_probability=self.threshold, warning_mode="never"
+            threshold_match_probability=min(self.threshold, self.review_floor),
+            warning_mode="never",
         )
-        columns = ("unique_id_l", "unique_id_r", "match_weight", "component_l", "component_r")
         if session is None:
             table = con.execute(
-                "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.component_l, "
-                f"p.component_r FROM {predictions.physical_name} p"
+                "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability, "
+                f"p.component_l, p.component_r FROM {predictions.physical_name} p"
             ).to_arrow_table()
         else:
+            columns = (
+                "unique_id_l",
+                "unique_id_r",
+                "match_weight",
+                "match_probability",
+                "component_l",
+                "component_r",
+            )
             table = to_arrow(predictions.as_spark_dataframe().select(*columns))
         predictions.drop_table_from_database_and_remove_from_cache()
-        self.report["pairs_at_threshold"] = table.num_rows
+        self.report["pairs_at_threshold"] = int(
+            pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py() or 0
+        )
         self.report["seconds_predict"] = round(time.perf_counter() - t1, 3)
         return table
 
@@ -565,11 +600,15 @@ class _Merges:
         return True
 
 
-def _choose_merges(context: LinkContext, pairs: pa.Table) -> tuple[pa.Table, int]:
-    """Accept component merges best first under the guard; one edge per accepted merge."""
+def _choose_merges(
+    context: LinkContext, pairs: pa.Table
+) -> tuple[pa.Table, list[int], _Merges | None]:
+    """Accept component merges best first under the guard; one edge per accepted merge.
+
+    Returns the edges, the rows of ``pairs`` the guard refused and the merged persons."""
     empty = pa.table({"record_key": pa.array([], pa.string()), "node": pa.array([], pa.string())})
     if pairs.num_rows == 0:
-        return empty, 0
+        return empty, [], None
     comp_l = np.asarray(pairs.column("component_l").to_numpy(), dtype=np.int64)
     comp_r = np.asarray(pairs.column("component_r").to_numpy(), dtype=np.int64)
     weight = np.asarray(pairs.column("match_weight").to_numpy(), dtype=np.float64)
@@ -578,13 +617,13 @@ def _choose_merges(context: LinkContext, pairs: pa.Table) -> tuple[pa.Table, int
     attrs, limits = _guard_attributes(context, involved)
     merges = _Merges(attrs, limits)
     keep: list[int] = []
-    refused = 0
+    refused: list[int] = []
     for i in order.tolist():
         outcome = merges.try_union(int(comp_l[i]), int(comp_r[i]))
         if outcome is True:
             keep.append(i)
         elif outcome is False:
-            refused += 1
+            refused.append(i)
     idx = pa.array(keep, pa.int64())
     return (
         pa.table(
@@ -594,7 +633,62 @@ def _choose_merges(context: LinkContext, pairs: pa.Table) -> tuple[pa.Table, int
             }
         ),
         refused,
+        merges,
     )
+
+
+def _queue_for_review(
+    context: LinkContext,
+    *,
+    accepted: pa.Table,
+    refused: Sequence[int],
+    grey: pa.Table,
+    merges: _Merges | None,
+    limit: int,
+) -> dict[str, int]:
+    """Queue the guard's and the grey zone's undecided pairs (module docstring, step 6).
+
+    One item per two persons (as they stand after this stage's merges), its most likely pair of
+    records: merges the guard refused first (two identifiers disagree, so a person must look),
+    then grey pairs, each by probability. Returns counts for the stage report."""
+    from joinedup.link.review import ReviewPair, queue_pairs
+
+    chosen: set[tuple[int, int]] = set()
+    proposed: dict[str, list[ReviewPair]] = {"refused_by_guard": [], "grey_zone": []}
+
+    def take(table: pa.Table, rows: Sequence[int], kind: str) -> None:
+        probability = table.column("match_probability").to_pylist()
+        left = table.column("unique_id_l").to_pylist()
+        right = table.column("unique_id_r").to_pylist()
+        comp_l = table.column("component_l").to_pylist()
+        comp_r = table.column("component_r").to_pylist()
+        for i in sorted(rows, key=lambda j: -float(probability[j])):
+            a, b = int(comp_l[i]), int(comp_r[i])
+            if merges is not None:
+                a, b = merges.find(a), merges.find(b)
+            key = (min(a, b), max(a, b))
+            if a == b or key in chosen:
+                continue
+            chosen.add(key)
+            proposed[kind].append(
+                ReviewPair(
+                    record_key_a=str(left[i]),
+                    record_key_b=str(right[i]),
+                    match_probability=round(float(probability[i]), 6),
+                )
+            )
+
+    take(accepted, refused, "refused_by_guard")
+    take(grey, range(grey.num_rows), "grey_zone")
+    report = {f"review_{kind}": len(pairs) for kind, pairs in proposed.items()}
+    room = max(limit, 0)
+    queued = 0
+    for kind, pairs in proposed.items():
+        batch = pairs[:room]
+        room -= len(batch)
+        queued += queue_pairs(context.con, batch, stage="splink-v1", rule="splink", kind=kind)
+    report["review_newly_queued"] = queued
+    return report
 
 
 def _guard_attributes(

@@ -37,6 +37,7 @@ from joinedup.link.index import (
 )
 from joinedup.link.model_artefact import model_path
 from joinedup.link.probabilistic import DEFAULT_THRESHOLD, SplinkStage
+from joinedup.link.review import ReviewDecisionsStage
 from joinedup.link.stages import LinkStage
 from joinedup.store.linked import (
     STORE_TABLES,
@@ -117,9 +118,10 @@ def default_stages(
     engine: EngineSpec = DUCKDB,
 ) -> tuple[LinkStage, ...]:
     """The stages of a method: ``deterministic`` (exact rules alone) or ``splink`` (exact rules,
-    then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``)."""
+    then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``).
+    Either ends with the review stage, which applies reviewers' decisions (none: no change)."""
     if method == "deterministic":
-        return (DeterministicStage(),)
+        return (DeterministicStage(), ReviewDecisionsStage())
     if method == "splink":
         return (
             DeterministicStage(),
@@ -129,6 +131,7 @@ def default_stages(
                 threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
                 engine=engine,
             ),
+            ReviewDecisionsStage(),
         )
     raise ConfigError(f"unknown linkage method {method!r}; choose one of {', '.join(METHODS)}")
 

@@ -90,3 +90,60 @@ def test_bad_map_option_is_a_usage_error(
     f.write_text("record_id,given_name\n1,Amy\n")
     assert main(["link", "files", str(f), "--map", "given_name"], {}) == 2
     assert "THEIR_COLUMN=STANDARD_COLUMN" in capsys.readouterr().err
+
+
+def _cluster_pairs(clusters: Path) -> tuple[set[tuple[str, str]], list[list[str]]]:
+    groups: dict[str, list[str]] = {}
+    with clusters.open() as f:
+        for row in csv.DictReader(f):
+            groups.setdefault(row["cluster_id"], []).append(f"{row['source']}:{row['record_id']}")
+    return _pairs(groups), list(groups.values())
+
+
+def test_one_to_one_keeps_one_record_per_file_and_gains_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from bench import linkage
+
+    monkeypatch.setattr(linkage, "CHILDREN_PER_FILE", 3000)
+    data = linkage.prepare_children(tmp_path)
+    truth = pd.read_parquet(data.truth)
+    person = {
+        f"{s}:{r}": c for s, r, c in zip(truth.source, truth.record_id, truth.cluster, strict=True)
+    }
+    true_pairs = {
+        p
+        for p in _pairs(
+            truth.assign(k=truth.source + ":" + truth.record_id)
+            .groupby("cluster")["k"]
+            .apply(list)
+            .to_dict()
+        )
+    }
+    scores = {}
+    for flag in ([], ["--one-to-one"]):
+        out = tmp_path / ("one" if flag else "plain")
+        files = [str(f) for f in data.files]
+        assert main(["link", "files", *files, "--out", str(out), *flag, "--json"], {}) == 0
+        capsys.readouterr()
+        pairs, groups = _cluster_pairs(out / "clusters.csv")
+        if flag:
+            for members in groups:
+                sources = [m.split(":")[0] for m in members]
+                assert len(sources) == len(set(sources)), "a cluster holds two records of a file"
+        correct = sum(1 for a, b in pairs if person[a] == person[b])
+        scores[bool(flag)] = (correct / len(pairs), correct / len(true_pairs))
+    (p_plain, r_plain), (p_one, r_one) = scores[False], scores[True]
+    print(f"plain P {p_plain:.4f} R {r_plain:.4f}; one-to-one P {p_one:.4f} R {r_one:.4f}")
+    assert p_one > p_plain
+    assert r_one >= r_plain - 0.01
+
+
+def test_one_to_one_needs_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "a.csv"
+    f.write_text("record_id,given_name,family_name\n1,Ann,Lee\n2,Bob,Ray\n")
+    code = main(["link", "files", str(f), "--out", str(tmp_path / "o"), "--one-to-one"], {})
+    assert code == 2
+    assert "--one-to-one" in capsys.readouterr().err

@@ -75,7 +75,7 @@ def test_store_tables_are_filled_and_the_timeline_covers_them(
         }
         assert {"school_census", "attendance", "gp_events", "cin", "ssda903", "police"} <= sources
         runs = con.execute("SELECT method, persons, rules FROM link__runs").fetchall()
-        assert runs[-1][0] == "deterministic-v1+splink-v1"
+        assert runs[-1][0] == "deterministic-v1+splink-v1+review"
         assert runs[-1][1] == district.result.index.persons
         assert next(r["name"] for r in json.loads(runs[-1][2])) == "nhs_dob"
     finally:

@@ -30,7 +30,7 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> RefreshedDistrict:
 def test_default_refresh_runs_splink_and_meets_the_quality_floor(
     district: RefreshedDistrict,
 ) -> None:
-    assert district.result.index.method == "deterministic-v1+splink-v1"
+    assert district.result.index.method == "deterministic-v1+splink-v1+review"
     score = score_node_against_truth(district.node, district.extracts / "truth" / "person_map.csv")
     print(f"splink P {score.precision:.5f} R {score.recall:.4f} F1 {score.f1:.4f}")
     assert score.precision >= 0.999
@@ -59,13 +59,13 @@ def test_cli_methods_and_model_reuse(
 
     assert main(["node", "refresh", str(root), "--method", "deterministic", "--json"], {}) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["method"] == "deterministic-v1"
+    assert summary["method"] == "deterministic-v1+review"
     assert summary["stage_reports"] == {}
     deterministic = score_node_against_truth(node, truth)
 
     assert main(["node", "refresh", str(root), "--json"], {}) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["method"] == "deterministic-v1+splink-v1"
+    assert summary["method"] == "deterministic-v1+splink-v1+review"
     report = summary["stage_reports"]["splink-v1"]
     assert report["model"] == "loaded"
     assert summary["edges_by_rule"]["splink"] == report["component_merges"] > 0
@@ -106,3 +106,47 @@ def test_a_district_too_small_to_train_keeps_the_exact_index_and_says_why(
         assert "exact rules' index stands" in splink["skipped"]
     else:
         assert splink["model"] in {"trained", "loaded"}
+
+
+def _person_of(store: Path, record_key: str) -> str:
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT person_id FROM link__record_person WHERE record_key = ?", [record_key]
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return str(row[0])
+
+
+def test_grey_zone_pairs_are_queued_and_a_match_decision_joins_them_on_refresh(
+    district: RefreshedDistrict, tmp_path: Path
+) -> None:
+    from joinedup.link.probabilistic import DEFAULT_REVIEW_FLOOR, DEFAULT_THRESHOLD
+    from joinedup.link.review import decide_item, list_items
+
+    report = district.result.stage_reports["splink-v1"]
+    items = [i for i in list_items(district.node) if i.stage == "splink-v1"]
+    assert report["review_grey_zone"] + report["review_refused_by_guard"] >= len(items) > 0
+    grey = [i for i in items if i.kind == "grey_zone"]
+    assert grey
+    for item in grey:
+        assert item.match_probability is not None
+        assert DEFAULT_REVIEW_FLOOR <= item.match_probability < DEFAULT_THRESHOLD
+        # queued pairs are two persons still apart
+        assert _person_of(district.node.store_path, item.record_key_a) != _person_of(
+            district.node.store_path, item.record_key_b
+        )
+
+    root = tmp_path / "node"
+    shutil.copytree(district.node.root, root)
+    node = load_node(root)
+    chosen = grey[0]
+    decide_item(node, chosen.item_id, "match", reviewer="Test Reviewer")
+    assert main(["node", "refresh", str(root), "--json"], {}) == 0
+    assert _person_of(node.store_path, chosen.record_key_a) == _person_of(
+        node.store_path, chosen.record_key_b
+    )
+    # the decided item is closed; requeueing the same pair does not reopen it
+    assert chosen.item_id not in {i.item_id for i in list_items(node)}
