@@ -34,6 +34,8 @@ TEMP_FOLDER = "tmp"
 # Spark's master URL is local[N] on one machine, spark://HOST:PORT (or yarn, k8s://) on a cluster.
 DEFAULT_LINKAGE_ENGINE: Literal["duckdb", "spark"] = "duckdb"
 DEFAULT_SPARK_MASTER = "local[2]"
+# Spark's driver heap (Spark's size format); on local[N] the driver also does the executors' work
+DEFAULT_SPARK_DRIVER_MEMORY = "1g"
 
 
 class _NodePaths(BaseModel):
@@ -55,6 +57,9 @@ class _NodeEngine(BaseModel):
     threads: int = Field(default=DEFAULT_THREADS, ge=1, le=256)
     linkage: Literal["duckdb", "spark"] = DEFAULT_LINKAGE_ENGINE
     spark_master: str = Field(default=DEFAULT_SPARK_MASTER, min_length=1, max_length=500)
+    spark_driver_memory: str = Field(
+        default=DEFAULT_SPARK_DRIVER_MEMORY, pattern=r"^[0-9]+[kmgtKMGT]$"
+    )
 
 
 class _NodeFile(BaseModel):
@@ -84,6 +89,7 @@ class NodeSettings:
     threads: int = DEFAULT_THREADS
     linkage_engine: str = DEFAULT_LINKAGE_ENGINE
     spark_master: str = DEFAULT_SPARK_MASTER
+    spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
 
     @property
     def temp_path(self) -> Path:
@@ -126,6 +132,7 @@ def _settings_from(root: Path, parsed: _NodeFile) -> NodeSettings:
         threads=parsed.engine.threads,
         linkage_engine=parsed.engine.linkage,
         spark_master=parsed.engine.spark_master,
+        spark_driver_memory=parsed.engine.spark_driver_memory,
     )
 
 
@@ -192,6 +199,7 @@ def write_node_file(root: Path, name: str, *, created: datetime | None = None) -
             "# is local[N] on this machine, or a cluster's URL (spark://HOST:7077, yarn, k8s://...)",
             f"linkage = {_toml_string(parsed.engine.linkage)}",
             f"spark_master = {_toml_string(parsed.engine.spark_master)}",
+            f"spark_driver_memory = {_toml_string(parsed.engine.spark_driver_memory)}",
             "",
         )
     )

@@ -7,6 +7,7 @@ standard column names (see ``joinedup.link.settings``); the work is ``joinedup.l
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,7 +20,13 @@ from rich.table import Table
 from joinedup.cli.options import JsonOpt
 from joinedup.cli.progress import progress_bar
 from joinedup.errors import UsageError
-from joinedup.link.engine import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, ENGINES, EngineSpec
+from joinedup.link.engine import (
+    DEFAULT_ENGINE,
+    DEFAULT_SPARK_DRIVER_MEMORY,
+    DEFAULT_SPARK_MASTER,
+    ENGINES,
+    EngineSpec,
+)
 from joinedup.link.files import FileLinkSpec, link_files
 
 app = typer.Typer(help="Link or de-duplicate files of person records.", no_args_is_help=True)
@@ -121,6 +128,14 @@ def files_command(
             "(spark://HOST:7077, yarn, k8s://HOST:PORT).",
         ),
     ] = DEFAULT_SPARK_MASTER,
+    spark_driver_memory: Annotated[
+        str,
+        typer.Option(
+            "--spark-driver-memory",
+            help="With --engine spark: the Spark driver's heap, e.g. 1g or 8g (on local[N] "
+            "the driver does all the work).",
+        ),
+    ] = DEFAULT_SPARK_DRIVER_MEMORY,
     spark_checkpoint_dir: Annotated[
         Path | None,
         typer.Option(
@@ -134,6 +149,8 @@ def files_command(
     """Link two files, or de-duplicate one, whose columns use the standard names."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    if not re.fullmatch(r"[0-9]+[kmgtKMGT]", spark_driver_memory):
+        raise UsageError(f"--spark-driver-memory {spark_driver_memory}: write it as 1g, 512m, 8g")
     scratch = None
     if engine == "spark" and spark_checkpoint_dir is None:
         scratch = Path(tempfile.mkdtemp(prefix="joinedup-spark-"))
@@ -155,6 +172,7 @@ def files_command(
                 engine=EngineSpec(
                     name=engine,
                     spark_master=spark_master,
+                    spark_driver_memory=spark_driver_memory,
                     checkpoint_dir=spark_checkpoint_dir or scratch,
                 ),
             ),

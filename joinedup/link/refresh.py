@@ -141,6 +141,7 @@ def node_engine(settings: NodeSettings, name: str | None = None) -> EngineSpec:
     return EngineSpec(
         name=settings.linkage_engine if name is None else name,
         spark_master=settings.spark_master,
+        spark_driver_memory=settings.spark_driver_memory,
         checkpoint_dir=settings.spark_checkpoint_path,
     )
 

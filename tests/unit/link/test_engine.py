@@ -101,9 +101,13 @@ def test_node_engine_setting_is_read_and_checked(tmp_path: Path) -> None:
     engine = node_engine(load_node(node.root))
     assert engine.is_spark and engine.spark_master == "spark://linkage-master:7077"
     assert engine.checkpoint_dir == node.root / "tmp" / "spark"
+    assert engine.spark_driver_memory == "1g"
     assert node_engine(load_node(node.root), "duckdb").name == "duckdb"
     (node.root / "node.toml").write_text(text.replace('linkage = "duckdb"', 'linkage = "flink"'))
     with pytest.raises(ConfigError, match=r"engine\.linkage"):
+        load_node(node.root)
+    (node.root / "node.toml").write_text(text.replace('"1g"', '"lots"'))
+    with pytest.raises(ConfigError, match=r"engine\.spark_driver_memory"):
         load_node(node.root)
     with pytest.raises(ConfigError, match="unknown linkage engine 'flink'"):
         EngineSpec(name="flink")
@@ -117,3 +121,15 @@ def test_refresh_refuses_an_unknown_engine(
     node = init_node(tmp_path / "node")
     assert main(["node", "refresh", str(node.root), "--engine", "flink"], {}) == 2
     assert "Unknown engine 'flink'" in capsys.readouterr().out
+
+
+def test_link_files_refuses_a_bad_driver_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from joinedup.cli.main import main
+
+    f = tmp_path / "people.csv"
+    f.write_text("record_id,given_name\n1,Ann\n")
+    args = ["link", "files", str(f), "--out", str(tmp_path / "out"), "--engine", "spark"]
+    assert main([*args, "--spark-driver-memory", "lots"], {}) == 2
+    assert "--spark-driver-memory lots" in capsys.readouterr().err
