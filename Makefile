@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DFE_VENV := .venv-dfe
 DFE_STAMP := $(DFE_VENV)/.installed
+ACRO_VENV := .venv-acro
+ACRO_STAMP := $(ACRO_VENV)/.installed
 PEOPLE ?= 20000
 SEED ?= 7
 
-.PHONY: install install-dfe chromium demo test lint bench clean
+.PHONY: install install-dfe install-acro chromium demo test lint bench clean
 
 install: $(STAMP)
 
@@ -27,6 +29,16 @@ $(DFE_STAMP): constraints-dfe.txt
 	$(DFE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(DFE_VENV)/bin/python -m pip install --quiet -r constraints-dfe.txt
 	@touch $(DFE_STAMP)
+
+# ACRO 1.0.2, the disclosure-control peer in `python -m bench.run --only outputs`, pins
+# pandas<=2.3.3 (joinedup pins pandas 3), so it too lives in a venv of its own.
+install-acro: $(ACRO_STAMP)
+
+$(ACRO_STAMP): constraints-acro.txt
+	@test -x $(ACRO_VENV)/bin/python || $(PYTHON) -m venv $(ACRO_VENV)
+	$(ACRO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ACRO_VENV)/bin/python -m pip install --quiet -r constraints-acro.txt
+	@touch $(ACRO_STAMP)
 
 # Debian's Chromium, driven by the browser tests (tests/browser) through Playwright's Python
 # package; `playwright install` is never run.
@@ -47,9 +59,9 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: install
+bench: install install-acro
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) $(DFE_VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DFE_VENV) $(ACRO_VENV) demo .pytest_cache .mypy_cache .ruff_cache

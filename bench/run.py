@@ -4,9 +4,10 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage|spark] [--people N] [--seed S] [--keep]``;
-with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``) and the
-DuckDB-against-Spark benchmark (``bench/spark.py``).
+Usage: ``python -m bench.run [--only spine|linkage|outputs|spark] [--people N] [--seed S]
+[--keep]``; with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``),
+the disclosure-control benchmark (``bench/outputs.py``) and the DuckDB-against-Spark benchmark
+(``bench/spark.py``).
 """
 
 from __future__ import annotations
@@ -175,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="simulator seed")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
-        "--only", choices=("spine", "linkage", "spark"), help="run one benchmark (default: all)"
+        "--only",
+        choices=("spine", "linkage", "outputs", "spark"),
+        help="run one benchmark (default: all)",
     )
     ns = parser.parse_args(argv)
     if ns.only in (None, "spine"):
@@ -184,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import linkage
 
         linkage.main([])
+    if ns.only in (None, "outputs"):
+        from bench import outputs
+
+        outputs.main()
     if ns.only in (None, "spark"):
         from bench import spark
 

@@ -33,3 +33,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(govern.alert_app, name="alert")
     app.add_typer(source.app, name="source")
     app.add_typer(link.app, name="link")
+    from joinedup.cli import job, output
+
+    app.add_typer(output.app, name="output")
+    app.add_typer(job.app, name="job")

@@ -30,6 +30,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -224,6 +225,8 @@ def _evaluate(
         rule = ADMIN_RULES[action]
         rule_id = f"admin:{action.value}"
         if actor.role in rule.roles:
+            if action is Action.READ_JOB and actor.role in (Role.RESEARCHER, Role.NODE_ANALYST):
+                return _job_reader_verdict(gov, actor, project_id, rule_id)
             return _Verdict(allowed=True, reason=rule.why, rule=rule_id)
         roles = ", ".join(sorted(r.value for r in rule.roles))
         return _Verdict(
@@ -297,6 +300,27 @@ def _evaluate(
             return deny(f"identity not released: {answer.why}")
         return allow(f"identity released for contact ({answer.permission.value}): {answer.why}")
     return allow(f"under active project {project_id}")
+
+
+def _job_reader_verdict(
+    gov: duckdb.DuckDBPyConnection, actor: Actor, project_id: str | None, rule_id: str
+) -> _Verdict:
+    """Researchers and analysts see the jobs of projects that name them, and no others."""
+    members: list[str] = []
+    if project_id is not None:
+        row = gov.execute(
+            "SELECT members FROM govern__projects WHERE project_id = ?", [project_id]
+        ).fetchone()
+        members = json.loads(str(row[0])) if row else []
+    if actor.actor_id in members:
+        return _Verdict(
+            allowed=True, reason=f"a member of project {project_id} sees its jobs", rule=rule_id
+        )
+    return _Verdict(
+        allowed=False,
+        reason=f"actor {actor.actor_id} is not a member of this job's project",
+        rule=rule_id,
+    )
 
 
 def _project_problem(

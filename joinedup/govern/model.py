@@ -87,7 +87,9 @@ class Action(StrEnum):
     SHOW_CONSENT = "show_consent"
     READ_AUDIT = "read_audit"
     REVIEW_ALERT = "review_alert"
+    REVIEW_OUTPUT = "review_output"  # an output checker's vote on a queued output
     READ_PUBLIC = "read_public"  # the transparency register, published statistics
+    READ_JOB = "read_job"  # a job's status and checked outputs (members of its project, checkers)
 
 
 DATA_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.RUN_JOB, Action.CONTACT})

@@ -202,6 +202,20 @@ ADMIN_RULES: dict[Action, AdminRule] = {
             why="the safeguarding lead reviews break-glass alerts",
         ),
         AdminRule(
+            action=Action.REVIEW_OUTPUT,
+            roles=frozenset({Role.OUTPUT_CHECKER}),
+            why="output checkers review exceptions and free text before release (two "
+            "independent checkers, never the requester)",
+        ),
+        AdminRule(
+            action=Action.READ_JOB,
+            roles=frozenset(
+                {Role.RESEARCHER, Role.NODE_ANALYST, Role.OUTPUT_CHECKER, Role.NODE_ADMIN}
+            ),
+            why="a job's status and checked outputs are seen by the members of its project "
+            "(researchers and analysts must be named on it), output checkers and the node",
+        ),
+        AdminRule(
             action=Action.READ_PUBLIC,
             roles=frozenset(Role),
             why="public information is open to everyone",

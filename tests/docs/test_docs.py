@@ -67,3 +67,12 @@ def test_every_command_and_option_has_help_text() -> None:
             if not (getattr(param, "help", None) or "").strip():
                 missing.append(f"{' '.join(path)} {param.name}")
     assert not missing, f"undocumented commands or options: {missing}"
+
+
+def test_outputs_reference_shows_the_profiles_as_coded() -> None:
+    from joinedup.outputs.profiles import render_profiles_markdown
+
+    page = (ROOT / "docs" / "reference" / "outputs.md").read_text()
+    assert render_profiles_markdown() in page, (
+        "docs/reference/outputs.md's profile table is stale: paste render_profiles_markdown()"
+    )

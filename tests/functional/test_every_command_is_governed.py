@@ -28,6 +28,8 @@ UNGOVERNED: dict[str, str] = {
     "simulate": "invents a district's extracts in a folder; no node is read or written",
     "source list": "lists the source contracts shipped with joinedup; no node is involved",
     "link files": "links plain CSV/Parquet files outside any node; no node is involved",
+    "job run": "runs a job on the researcher's own machine against a synthetic twin file; no "
+    "node is involved (the twin's download from the node was decided and audited)",
     "demo": "creates its own new node, whose every step is decided as local-operator",
     "node init": "creates a new node, before any actor exists; its creation is decided and "
     "audited as local-operator (checked below)",
