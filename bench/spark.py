@@ -11,7 +11,8 @@ each trains its own model here (u sampling differs by engine on large data).
 
 Results: ``bench/results/spark.json``; the ratio Spark / DuckDB is printed.
 
-Usage: ``python -m bench.spark [--only fake_1000,historical_50k]`` (default: fake_1000).
+Usage: ``python -m bench.spark [--only fake_1000,historical_50k] [--spark-driver-memory 1g]``
+(default: fake_1000, 1g).
 """
 
 # SQL here names this benchmark's own files and tables, never a value.
@@ -68,7 +69,7 @@ def _agreement(a: Path, b: Path) -> dict[str, float | int]:
     return {"pairs_duckdb": pairs[0], "pairs_spark": pairs[1], "pairs_both": both, "f1": f1}
 
 
-def bench_dataset(name: str) -> dict[str, Any]:
+def bench_dataset(name: str, driver_memory: str = "1g") -> dict[str, Any]:
     work = WORK / name
     if work.exists():
         shutil.rmtree(work)
@@ -79,7 +80,16 @@ def bench_dataset(name: str) -> dict[str, Any]:
     for engine in ENGINES:
         print(f"[bench] spark {name}: joinedup link files --engine {engine} ...", flush=True)
         out = work / engine
-        extra = ["--spark-checkpoint-dir", str(work / "checkpoints")] if engine == "spark" else []
+        extra = (
+            [
+                "--spark-checkpoint-dir",
+                str(work / "checkpoints"),
+                "--spark-driver-memory",
+                driver_memory,
+            ]
+            if engine == "spark"
+            else []
+        )
         run = measure(
             [
                 str(JOINEDUP),
@@ -117,6 +127,8 @@ def bench_dataset(name: str) -> dict[str, Any]:
     return {
         "dataset": name,
         "link_type": dataset.link_type,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "spark_driver_memory": driver_memory,
         "peer_duckdb": duck,
         "spark_local2": spark,
         "ratio_spark_over_duckdb": {
@@ -130,13 +142,14 @@ def bench_dataset(name: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default="fake_1000", help="comma-separated datasets")
+    parser.add_argument("--spark-driver-memory", default="1g", help="Spark's driver heap")
     ns = parser.parse_args(argv)
     names = [n for n in ns.only.split(",") if n]
     unknown = set(names) - set(DATASETS)
     if unknown:
         raise SystemExit(f"unknown datasets: {sorted(unknown)}; choose from {DATASETS}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = [bench_dataset(n) for n in names]
+    results = [bench_dataset(n, ns.spark_driver_memory) for n in names]
     out = RESULTS / "spark.json"
     # datasets not run this time keep their last figures
     kept = []
