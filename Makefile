@@ -62,7 +62,7 @@ demo: install
 	$(BIN)/joinedup demo --dir demo --people $(PEOPLE) --seed $(SEED)
 
 test: install install-dfe chromium axe
-	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q
+	JOINEDUP_DFE_PYTHON=$(abspath $(DFE_VENV))/bin/python $(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check joinedup tests bench
@@ -72,6 +72,7 @@ lint: install
 
 bench: install install-acro
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) $(DFE_VENV) $(ACRO_VENV) demo .pytest_cache .mypy_cache .ruff_cache $(AXE_DIR)/node_modules

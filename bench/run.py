@@ -4,10 +4,11 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage|outputs|synth] [--people N] [--seed S]
-[--keep]``; with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``)
-and the disclosure-control benchmark (``bench/outputs.py``); ``--only synth`` runs the synthetic
-twin benchmark (``bench/synth.py``, with its own options).
+Usage: ``python -m bench.run [--only spine|linkage|outputs|spark|synth] [--people N] [--seed S]
+[--keep]``; with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``),
+the disclosure-control benchmark (``bench/outputs.py``) and the DuckDB-against-Spark benchmark
+(``bench/spark.py``); ``--only synth`` runs the synthetic twin benchmark (``bench/synth.py``,
+with its own options).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
         "--only",
-        choices=("spine", "linkage", "outputs", "synth"),
+        choices=("spine", "linkage", "outputs", "spark", "synth"),
         help="run one benchmark (default: all but synth)",
     )
     ns, rest = parser.parse_known_args(argv)
@@ -200,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import outputs
 
         outputs.main()
+    if ns.only in (None, "spark"):
+        from bench import spark
+
+        spark.main([])
     return 0
 
 

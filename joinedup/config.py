@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +30,12 @@ DEFAULT_KEY_FILE = "secret.key"
 DEFAULT_MEMORY_LIMIT = "4GB"
 DEFAULT_THREADS = 2
 TEMP_FOLDER = "tmp"
+# Where Splink runs for the person index: DuckDB in process, or Spark (joinedup.link.engine);
+# Spark's master URL is local[N] on one machine, spark://HOST:PORT (or yarn, k8s://) on a cluster.
+DEFAULT_LINKAGE_ENGINE: Literal["duckdb", "spark"] = "duckdb"
+DEFAULT_SPARK_MASTER = "local[2]"
+# Spark's driver heap (Spark's size format); on local[N] the driver also does the executors' work
+DEFAULT_SPARK_DRIVER_MEMORY = "1g"
 
 
 class _NodePaths(BaseModel):
@@ -48,6 +55,11 @@ class _NodeEngine(BaseModel):
         default=DEFAULT_MEMORY_LIMIT, pattern=r"^[0-9]+(\.[0-9]+)?\s*[KMGT]i?B$"
     )
     threads: int = Field(default=DEFAULT_THREADS, ge=1, le=256)
+    linkage: Literal["duckdb", "spark"] = DEFAULT_LINKAGE_ENGINE
+    spark_master: str = Field(default=DEFAULT_SPARK_MASTER, min_length=1, max_length=500)
+    spark_driver_memory: str = Field(
+        default=DEFAULT_SPARK_DRIVER_MEMORY, pattern=r"^[0-9]+[kmgtKMGT]$"
+    )
 
 
 class _NodeFile(BaseModel):
@@ -75,11 +87,19 @@ class NodeSettings:
     key_path: Path
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     threads: int = DEFAULT_THREADS
+    linkage_engine: str = DEFAULT_LINKAGE_ENGINE
+    spark_master: str = DEFAULT_SPARK_MASTER
+    spark_driver_memory: str = DEFAULT_SPARK_DRIVER_MEMORY
 
     @property
     def temp_path(self) -> Path:
         """Where DuckDB spills work that does not fit in ``memory_limit``."""
         return self.root / TEMP_FOLDER
+
+    @property
+    def spark_checkpoint_path(self) -> Path:
+        """Where Spark checkpoints Splink's intermediate tables (local masters)."""
+        return self.temp_path / "spark"
 
     def duckdb_config(self) -> dict[str, str | bool | int | float | list[str]]:
         """The settings every DuckDB connection to this node's databases is opened with."""
@@ -110,6 +130,9 @@ def _settings_from(root: Path, parsed: _NodeFile) -> NodeSettings:
         key_path=_inside(root, parsed.paths.secret_key, "secret_key"),
         memory_limit=parsed.engine.memory_limit,
         threads=parsed.engine.threads,
+        linkage_engine=parsed.engine.linkage,
+        spark_master=parsed.engine.spark_master,
+        spark_driver_memory=parsed.engine.spark_driver_memory,
     )
 
 
@@ -172,6 +195,11 @@ def write_node_file(root: Path, name: str, *, created: datetime | None = None) -
             "# DuckDB: memory it may use before spilling to tmp/, and worker threads",
             f"memory_limit = {_toml_string(parsed.engine.memory_limit)}",
             f"threads = {parsed.engine.threads}",
+            '# Splink for the person index: "duckdb" (in process) or "spark"; Spark\'s master',
+            "# is local[N] on this machine, or a cluster's URL (spark://HOST:7077, yarn, k8s://...)",
+            f"linkage = {_toml_string(parsed.engine.linkage)}",
+            f"spark_master = {_toml_string(parsed.engine.spark_master)}",
+            f"spark_driver_memory = {_toml_string(parsed.engine.spark_driver_memory)}",
             "",
         )
     )

@@ -7,6 +7,9 @@ standard column names (see ``joinedup.link.settings``); the work is ``joinedup.l
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +20,13 @@ from rich.table import Table
 from joinedup.cli.options import JsonOpt
 from joinedup.cli.progress import progress_bar
 from joinedup.errors import UsageError
+from joinedup.link.engine import (
+    DEFAULT_ENGINE,
+    DEFAULT_SPARK_DRIVER_MEMORY,
+    DEFAULT_SPARK_MASTER,
+    ENGINES,
+    EngineSpec,
+)
 from joinedup.link.files import FileLinkSpec, link_files
 
 app = typer.Typer(help="Link or de-duplicate files of person records.", no_args_is_help=True)
@@ -95,22 +105,86 @@ def files_command(
         ),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the random u sample.")] = 1,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Use the model.json of an earlier run (same compared columns) instead of "
+            "training a new model.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where Splink runs: 'duckdb' (in this process) or 'spark' (see --spark-master).",
+        ),
+    ] = DEFAULT_ENGINE,
+    spark_master: Annotated[
+        str,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: local[N] on this machine, or a cluster's master URL "
+            "(spark://HOST:7077, yarn, k8s://HOST:PORT).",
+        ),
+    ] = DEFAULT_SPARK_MASTER,
+    spark_driver_memory: Annotated[
+        str,
+        typer.Option(
+            "--spark-driver-memory",
+            help="With --engine spark: the Spark driver's heap, e.g. 1g or 8g (on local[N] "
+            "the driver does all the work).",
+        ),
+    ] = DEFAULT_SPARK_DRIVER_MEMORY,
+    spark_checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--spark-checkpoint-dir",
+            help="With --engine spark: where Spark writes intermediate tables (on a cluster, "
+            "storage every executor reaches). Default: a temporary folder, removed after.",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Link two files, or de-duplicate one, whose columns use the standard names."""
-    spec = FileLinkSpec(
-        files=(left,) if right is None else (left, right),
-        out=out,
-        threshold=threshold,
-        pair_threshold=pair_threshold,
-        column_map=_parse_map(column_map or []),
-        compare=tuple(compare or ()),
-        ignore=tuple(ignore or ()),
-        within=within,
-        one_to_one=one_to_one,
-        write_scored_pairs=scored_pairs,
-        seed=seed,
-    )
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    if not re.fullmatch(r"[0-9]+[kmgtKMGT]", spark_driver_memory):
+        raise UsageError(f"--spark-driver-memory {spark_driver_memory}: write it as 1g, 512m, 8g")
+    scratch = None
+    if engine == "spark" and spark_checkpoint_dir is None:
+        scratch = Path(tempfile.mkdtemp(prefix="joinedup-spark-"))
+    try:
+        _link(
+            FileLinkSpec(
+                files=(left,) if right is None else (left, right),
+                out=out,
+                threshold=threshold,
+                pair_threshold=pair_threshold,
+                column_map=_parse_map(column_map or []),
+                compare=tuple(compare or ()),
+                ignore=tuple(ignore or ()),
+                within=within,
+                one_to_one=one_to_one,
+                write_scored_pairs=scored_pairs,
+                seed=seed,
+                model=model,
+                engine=EngineSpec(
+                    name=engine,
+                    spark_master=spark_master,
+                    spark_driver_memory=spark_driver_memory,
+                    checkpoint_dir=spark_checkpoint_dir or scratch,
+                ),
+            ),
+            json_output=json_output,
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _link(spec: FileLinkSpec, *, json_output: bool) -> None:
+    pair_threshold, threshold = spec.pair_threshold, spec.threshold
     with progress_bar(not json_output) as report:
         result = link_files(spec, report)
     if json_output:

@@ -20,6 +20,7 @@ from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
 from joinedup.link import DEFAULT_METHOD, DEFAULT_THRESHOLD, METHODS, RefreshResult, refresh_node
+from joinedup.link.engine import ENGINES
 
 console = Console()
 
@@ -62,6 +63,14 @@ def refresh(
             help="Match probability a Splink pair needs before it may join two persons.",
         ),
     ] = DEFAULT_THRESHOLD,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="Where Splink runs: 'duckdb' (in process) or 'spark' (the node's "
+            "[engine] spark_master). Default: the node's [engine] linkage setting.",
+        ),
+    ] = None,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
     """Rebuild the person index and the linked store from the vault and raw tables (atomic)."""
@@ -70,7 +79,11 @@ def refresh(
     if method not in METHODS:
         console.print(f"[red]Unknown method {method!r}; choose one of {', '.join(METHODS)}[/]")
         raise typer.Exit(2)
+    if engine is not None and engine not in ENGINES:
+        console.print(f"[red]Unknown engine {engine!r}; choose one of {', '.join(ENGINES)}[/]")
+        raise typer.Exit(2)
     options = {
+        "engine": engine,
         "max_spine_ids": max_spine_ids,
         "method": method,
         "retrain": retrain,
@@ -108,7 +121,8 @@ def _render(result: RefreshResult) -> None:
     console.print(sizes)
     for stage, report in result.stage_reports.items():
         console.print(
-            f"{stage}: model {report.get('model', '-')}, {report.get('profiles', 0):,} profiles, "
+            f"{stage} ({report.get('engine', 'duckdb')}): model {report.get('model', '-')}, "
+            f"{report.get('profiles', 0):,} profiles, "
             f"{report.get('pairs_at_threshold', 0):,} pairs at threshold, "
             f"{report.get('component_merges', 0):,} merges "
             f"({report.get('merges_refused_by_guard', 0):,} refused by the guard), "

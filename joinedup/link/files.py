@@ -14,6 +14,11 @@ built by ``joinedup.link.settings``, scores candidate pairs and clusters them. I
 - ``model.json``: the trained Splink model;
 - ``scored_pairs.parquet`` (only with ``write_scored_pairs``): every scored candidate pair.
 
+``spec.engine`` says where Splink runs: DuckDB (in this process, the default) or Spark
+(``joinedup.link.engine``): reading, standardising and blocking-rule counts stay in DuckDB, the
+standardised inputs go to Spark through Arrow, and the scored pairs and clusters come back to
+DuckDB the same way for the outputs, which are the same files on both engines.
+
 Invariants: errors and the report name files, columns and counts, never values; the input
 files are never modified; a record id is unique within its file; the outputs are written only
 after linkage succeeded.
@@ -30,6 +35,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +44,17 @@ from typing import Any
 import duckdb
 
 from joinedup.errors import LinkageError, UsageError
+from joinedup.link.engine import (
+    DUCKDB,
+    EngineSpec,
+    is_spark_error,
+    spark_api,
+    spark_failure,
+    spark_session,
+    to_arrow,
+    to_spark,
+    with_sql_of,
+)
 from joinedup.link.settings import (
     COMPARED_STANDARD_COLUMNS,
     DERIVED_COLUMNS,
@@ -70,6 +87,8 @@ class FileLinkSpec:
     write_scored_pairs: bool = False
     seed: int = 1
     max_pairs_per_rule: int | None = None
+    engine: EngineSpec = DUCKDB
+    model: Path | None = None  # a model.json of an earlier run: reuse it instead of training
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,33 +465,43 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         )
     lap("blocking")
 
-    db_api = DuckDBAPI(connection=con)
-    sdfs = [
-        db_api.register(t, dataset_display_name=i.source)
-        for t, i in zip(tables, inputs, strict=True)
-    ]
     settings = model.splink_settings(link_type=link_type, blocking_rules=chosen)
-    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings, log_level=None)
-    training = _train(linker, model, spec.seed, report)
-    lap("training")
-
-    report("scoring candidate pairs", 5, STEPS)
-    predictions = linker.inference.predict(warning_mode="never")
-    lap("predict")
-    report("clustering", 6, STEPS)
-    if spec.one_to_one:
-        # Splink's single best links: a record joins a cluster only if it is mutually the
-        # best match, and no cluster holds two records of one file.
-        clusters = linker.clustering.cluster_using_single_best_links(
-            predictions,
-            duplicate_free_datasets=list(sources),
-            threshold_match_probability=spec.threshold,
-        )
+    trained = None if spec.model is None else read_trained_model(spec.model)
+    if spec.engine.is_spark:
+        try:
+            linker, predictions_table, clusters_table, training = _link_on_spark(
+                con, spec, model, trained, tables, inputs, link_type, chosen, report, lap
+            )
+        except LinkageError:
+            raise
+        except Exception as exc:
+            if is_spark_error(exc):
+                raise spark_failure(exc, "linking the files") from None
+            raise
+        # the model is saved in DuckDB's SQL, as trained on DuckDB: one model for both engines
+        saved_model = with_sql_of(linker.misc.save_model_to_json(None), settings)
     else:
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=spec.threshold
+        db_api = DuckDBAPI(connection=con)
+        sdfs = [
+            db_api.register(t, dataset_display_name=i.source)
+            for t, i in zip(tables, inputs, strict=True)
+        ]
+        linker = Linker(
+            sdfs if len(sdfs) > 1 else sdfs[0],
+            settings if trained is None else _with_parameters(trained, settings, link_type),
+            log_level=None,
         )
-    lap("cluster")
+        training = _fit(linker, model, spec, trained, report)
+        lap("training")
+
+        report("scoring candidate pairs", 5, STEPS)
+        predictions = linker.inference.predict(warning_mode="never")
+        lap("predict")
+        report("clustering", 6, STEPS)
+        clusters = _cluster(linker, predictions, spec, sources)
+        lap("cluster")
+        predictions_table, clusters_table = predictions.physical_name, clusters.physical_name
+        saved_model = None
 
     report("writing outputs", 7, STEPS)
     result = _write_outputs(
@@ -481,14 +510,17 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         link_type=link_type,
         inputs=inputs,
         sources=sources,
-        predictions=predictions.physical_name,
-        clusters=clusters.physical_name,
+        predictions=predictions_table,
+        clusters=clusters_table,
         lam=float(linker._settings_obj._probability_two_random_records_match),
         rule_report=rule_report,
         columns=(*standard, *other),
         seconds=seconds,
     )
-    linker.misc.save_model_to_json(str(spec.out / "model.json"), overwrite=True)
+    if saved_model is None:
+        linker.misc.save_model_to_json(str(spec.out / "model.json"), overwrite=True)
+    else:
+        (spec.out / "model.json").write_text(json.dumps(saved_model, indent=4))
     lap("write")
     full = {
         **result.as_dict(),
@@ -502,6 +534,7 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
             "seed": spec.seed,
         },
         "versions": _versions(),
+        "engine": _engine_report(spec.engine),
     }
     (spec.out / "report.json").write_text(json.dumps(full, indent=2) + "\n")
     report("done", STEPS, STEPS)
@@ -509,6 +542,127 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
     return FileLinkResult(
         **{**{f: getattr(result, f) for f in result.__slots__}, "seconds": seconds}
     )
+
+
+def _link_on_spark(
+    con: duckdb.DuckDBPyConnection,
+    spec: FileLinkSpec,
+    model: LinkageModelSpec,
+    trained: dict[str, Any] | None,
+    tables: Sequence[str],
+    inputs: Sequence[_Input],
+    link_type: str,
+    chosen: Sequence[BlockingRuleSpec],
+    report: Progress,
+    lap: Callable[[str], None],
+) -> tuple[Any, str, str, dict[str, Any]]:
+    """Train, predict and cluster with Splink on Spark; the standardised inputs go there and
+    the scored pairs and clusters come back to ``con`` (as ``jd_spark_predictions`` and
+    ``jd_spark_clusters``) through Arrow. Returns the linker, those two tables' names and the
+    training summary."""
+    from splink import Linker
+
+    session = spark_session(spec.engine)
+    db_api = spark_api(session)
+    run = uuid.uuid4().hex[:8]
+    sdfs = [
+        db_api.register(
+            to_spark(session, con.table(t).to_arrow_table()),
+            dataset_display_name=i.source,
+            table_name=f"jd_{run}_{n}",
+        )
+        for n, (t, i) in enumerate(zip(tables, inputs, strict=True))
+    ]
+    settings = model.splink_settings(link_type=link_type, blocking_rules=chosen, dialect="spark")
+    if trained is not None:
+        settings = _with_parameters(trained, settings, link_type)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings, log_level=None)
+    training = _fit(linker, model, spec, trained, report)
+    lap("training")
+
+    report("scoring candidate pairs", 5, STEPS)
+    predictions = linker.inference.predict(warning_mode="never")
+    lap("predict")
+    report("clustering", 6, STEPS)
+    clusters = _cluster(linker, predictions, spec, [i.source for i in inputs])
+    lap("cluster")
+    for name, frame in (
+        ("jd_spark_predictions", predictions.as_spark_dataframe()),
+        ("jd_spark_clusters", clusters.as_spark_dataframe()),
+    ):
+        con.register(f"{name}_arrow", to_arrow(frame))
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+    return linker, "jd_spark_predictions", "jd_spark_clusters", training
+
+
+def read_trained_model(path: Path) -> dict[str, Any]:
+    """A model.json written by an earlier ``link files`` run (UsageError if it is not one)."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"--model {path}: not a readable model.json ({type(exc).__name__})"
+        ) from None
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("comparisons"), list):
+        raise UsageError(f"--model {path}: not a Splink model written by joinedup link files")
+    return loaded
+
+
+def _with_parameters(
+    trained: dict[str, Any], settings: dict[str, Any], link_type: str
+) -> dict[str, Any]:
+    """This run's settings (SQL in the engine's dialect, blocking rules chosen for these files)
+    with the parameters of a model trained before: the same model on this data."""
+    try:
+        out = with_sql_of(trained, settings)
+    except LinkageError as exc:
+        raise UsageError(
+            f"--model: the model was trained on other columns than these files have ({exc})"
+        ) from None
+    out["link_type"] = link_type
+    out.pop("linker_uid", None)
+    return out
+
+
+def _fit(
+    linker: Any,
+    model: LinkageModelSpec,
+    spec: FileLinkSpec,
+    trained: dict[str, Any] | None,
+    report: Progress,
+) -> dict[str, Any]:
+    """Train the model, or say which trained model is used."""
+    if trained is None:
+        return _train(linker, model, spec.seed, report)
+    return {
+        "trained": False,
+        "model": str(spec.model),
+        "probability_two_random_records_match": float(
+            linker._settings_obj._probability_two_random_records_match
+        ),
+    }
+
+
+def _cluster(linker: Any, predictions: Any, spec: FileLinkSpec, sources: Sequence[str]) -> Any:
+    """Cluster the scored pairs (on the linker's engine)."""
+    if spec.one_to_one:
+        # Splink's single best links: a record joins a cluster only if it is mutually the
+        # best match, and no cluster holds two records of one file.
+        return linker.clustering.cluster_using_single_best_links(
+            predictions,
+            duplicate_free_datasets=list(sources),
+            threshold_match_probability=spec.threshold,
+        )
+    return linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=spec.threshold
+    )
+
+
+def _engine_report(engine: EngineSpec) -> dict[str, str]:
+    if not engine.is_spark:
+        return {"name": engine.name}
+    return {"name": engine.name, "spark_master": engine.spark_master}
 
 
 def _train(linker: Any, model: LinkageModelSpec, seed: int, report: Progress) -> dict[str, Any]:
@@ -652,4 +806,4 @@ def _write_outputs(
 def _versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    return {p: version(p) for p in ("joinedup", "splink", "duckdb")}
+    return {p: version(p) for p in ("joinedup", "splink", "duckdb", "pyspark")}

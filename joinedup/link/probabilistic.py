@@ -1,4 +1,4 @@
-"""The probabilistic stage of the person index: Splink 5 (DuckDB) on what exact rules left apart.
+"""The probabilistic stage of the person index: Splink 5 on what exact rules left apart.
 
 After the deterministic stage, every record sits in a component (a person so far). This stage
 asks, for pairs of records in **different** components, whether they are the same child, using a
@@ -35,6 +35,11 @@ How a run goes (``SplinkStage.write_edges``):
    most ``review_limit`` a refresh. A reviewer's decision is applied by the review stage that
    runs after this one.
 
+The engine (``engine``, ``joinedup.link.engine``) is DuckDB, in the private connection, or
+Spark: then the profiles of step 2 (built in DuckDB as always) go to Spark through Arrow, the
+model's SQL is translated to Spark's dialect, training and prediction run there, and the pairs
+come back through Arrow for step 5. The model artefact is the same for both engines.
+
 Invariants:
 - edges are record keys and a rule name; no identifier and no score leaves the stage's
   in-memory connection (``report`` holds counts and seconds);
@@ -51,6 +56,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +68,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from joinedup.errors import LinkageError
+from joinedup.link.engine import (
+    DUCKDB,
+    EngineSpec,
+    is_spark_error,
+    settings_for_spark,
+    spark_api,
+    spark_failure,
+    spark_session,
+    to_arrow,
+    to_spark,
+    with_sql_of,
+)
 from joinedup.link.model_artefact import (
     ModelArtefact,
     load_artefact,
@@ -273,6 +292,7 @@ class SplinkStage:
     u_max_pairs: float = 2e6
     em_max_pairs: float = 2e6
     seed: int = 7
+    engine: EngineSpec = DUCKDB
     name: str = "splink-v1"
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -297,7 +317,8 @@ class SplinkStage:
                 # Too little or too uniform data to estimate the model (EM can drive an m
                 # probability below what float64 holds, as on a district of a few hundred
                 # children). The exact rules' index stands; the refresh says why. The
-                # exception text is not kept: it could quote SQL over identity columns.
+                # exception text is not kept: it could quote SQL over identity columns. (On
+                # Spark, a failure of Spark itself is a LinkageError and stops the refresh.)
                 log.warning("splink stage skipped: the model could not be trained or applied")
                 self.report["skipped"] = (
                     f"the model could not be trained or applied on these records "
@@ -335,6 +356,20 @@ class SplinkStage:
             self.report["seconds"] = round(time.perf_counter() - t0, 3)
 
     def _predict(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+        if not self.engine.is_spark:
+            return self._predict_on(con, None)
+        session = spark_session(self.engine)
+        try:
+            return self._predict_on(con, session)
+        except LinkageError:
+            raise
+        except Exception as exc:
+            if is_spark_error(exc):
+                raise spark_failure(exc, "linking the person index") from None
+            raise
+
+    def _predict_on(self, con: duckdb.DuckDBPyConnection, session: Any) -> pa.Table:
+        """Train or load, then predict, with Splink on DuckDB (``session`` None) or Spark."""
         from splink import DuckDBAPI, Linker
 
         settings = untrained_settings()
@@ -344,13 +379,27 @@ class SplinkStage:
             artefact = load_artefact(self.model_path)
             if artefact is not None and artefact.settings_hash != wanted_hash:
                 artefact = None
-        db_api = DuckDBAPI(con)
-        sdf = db_api.register("splink_profiles", dataset_display_name="profiles")
+        if session is None:
+            db_api = DuckDBAPI(con)
+            sdf = db_api.register("splink_profiles", dataset_display_name="profiles")
+        else:
+            # the profiles go to Spark through Arrow; the model's SQL goes in Spark's dialect
+            db_api = spark_api(session)
+            profiles = to_spark(session, con.table("splink_profiles").to_arrow_table())
+            sdf = db_api.register(
+                profiles,
+                dataset_display_name="profiles",
+                table_name=f"jd_profiles_{uuid.uuid4().hex[:8]}",
+            )
+        self.report["engine"] = self.engine.name
         t0 = time.perf_counter()
         if artefact is None:
-            linker = Linker(sdf, settings, log_level=logging.WARNING)
+            linker = Linker(sdf, _on_engine(settings, session), log_level=logging.WARNING)
             training = self._train(linker)
             model = linker.misc.save_model_to_json(None)
+            if session is not None:
+                # saved in DuckDB's SQL, as trained on DuckDB: one artefact for both engines
+                model = with_sql_of(model, settings)
             artefact = ModelArtefact(
                 settings_hash=wanted_hash,
                 splink_version=_splink_version(),
@@ -362,7 +411,9 @@ class SplinkStage:
                 save_artefact(self.model_path, artefact)
             self.report["model"] = "trained"
         else:
-            linker = Linker(sdf, dict(artefact.model), log_level=logging.WARNING)
+            linker = Linker(
+                sdf, _on_engine(dict(artefact.model), session), log_level=logging.WARNING
+            )
             self.report["model"] = "loaded"
         self.report["settings_hash"] = wanted_hash[:12]
         self.report["seconds_training"] = round(time.perf_counter() - t0, 3)
@@ -371,10 +422,21 @@ class SplinkStage:
             threshold_match_probability=min(self.threshold, self.review_floor),
             warning_mode="never",
         )
-        table = con.execute(
-            "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability, "
-            f"p.component_l, p.component_r FROM {predictions.physical_name} p"
-        ).to_arrow_table()
+        if session is None:
+            table = con.execute(
+                "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability, "
+                f"p.component_l, p.component_r FROM {predictions.physical_name} p"
+            ).to_arrow_table()
+        else:
+            columns = (
+                "unique_id_l",
+                "unique_id_r",
+                "match_weight",
+                "match_probability",
+                "component_l",
+                "component_r",
+            )
+            table = to_arrow(predictions.as_spark_dataframe().select(*columns))
         predictions.drop_table_from_database_and_remove_from_cache()
         self.report["pairs_at_threshold"] = int(
             pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py() or 0
@@ -404,6 +466,11 @@ class SplinkStage:
             "seed": self.seed,
             "profiles": self.report.get("profiles", 0),
         }
+
+
+def _on_engine(settings: dict[str, Any], session: Any) -> dict[str, Any]:
+    """The settings as the engine reads them: unchanged on DuckDB, translated for Spark."""
+    return settings if session is None else settings_for_spark(settings)
 
 
 def _splink_version() -> str:

@@ -27,6 +27,7 @@ from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
 from joinedup.identity.secret_key import read_secret_key
 from joinedup.link.deterministic import DeterministicStage, spine_guards, subject_tables
+from joinedup.link.engine import DUCKDB, EngineSpec
 from joinedup.link.index import (
     IndexResult,
     IndexSettings,
@@ -114,6 +115,7 @@ def default_stages(
     node_root: Path | None = None,
     retrain: bool = False,
     threshold: float | None = None,
+    engine: EngineSpec = DUCKDB,
 ) -> tuple[LinkStage, ...]:
     """The stages of a method: ``deterministic`` (exact rules alone) or ``splink`` (exact rules,
     then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``).
@@ -127,10 +129,21 @@ def default_stages(
                 model_path=None if node_root is None else model_path(node_root),
                 retrain=retrain,
                 threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                engine=engine,
             ),
             ReviewDecisionsStage(),
         )
     raise ConfigError(f"unknown linkage method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def node_engine(settings: NodeSettings, name: str | None = None) -> EngineSpec:
+    """The node's linkage engine (``[engine] linkage`` in node.toml, or ``name`` if given)."""
+    return EngineSpec(
+        name=settings.linkage_engine if name is None else name,
+        spark_master=settings.spark_master,
+        spark_driver_memory=settings.spark_driver_memory,
+        checkpoint_dir=settings.spark_checkpoint_path,
+    )
 
 
 def refresh_node(
@@ -142,11 +155,13 @@ def refresh_node(
     method: str = DEFAULT_METHOD,
     retrain: bool = False,
     threshold: float | None = None,
+    engine: str | None = None,
 ) -> RefreshResult:
     """Rebuild the person index and the linked store of ``node`` (see the module docstring).
 
     ``stages`` overrides ``method`` (``splink``, the default, or ``deterministic``);
-    ``retrain`` and ``threshold`` are the Splink stage's (see ``joinedup.link.probabilistic``).
+    ``retrain`` and ``threshold`` are the Splink stage's (see ``joinedup.link.probabilistic``);
+    ``engine`` (``duckdb`` or ``spark``) overrides the node's ``[engine] linkage`` setting.
     """
     settings = node if isinstance(node, NodeSettings) else load_node(node)
     if not settings.vault_path.is_file():
@@ -156,7 +171,11 @@ def refresh_node(
     key = read_secret_key(settings.key_path)
     if stages is None:
         stages = default_stages(
-            method, node_root=settings.root, retrain=retrain, threshold=threshold
+            method,
+            node_root=settings.root,
+            retrain=retrain,
+            threshold=threshold,
+            engine=node_engine(settings, engine),
         )
     steps = [
         "records",

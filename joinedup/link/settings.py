@@ -81,8 +81,10 @@ class LinkageModelSpec:
         *,
         link_type: str,
         blocking_rules: Sequence[BlockingRuleSpec] | None = None,
+        dialect: str = "duckdb",
     ) -> dict[str, Any]:
-        """A Splink 5 settings dictionary (pass to ``splink.Linker``)."""
+        """A Splink 5 settings dictionary (pass to ``splink.Linker``), its SQL in ``dialect``
+        (``duckdb``, or ``spark`` for ``--engine spark``)."""
         from splink import SettingsCreator
 
         rules = self.blocking_rules if blocking_rules is None else tuple(blocking_rules)
@@ -94,7 +96,7 @@ class LinkageModelSpec:
             retain_matching_columns=False,
             retain_intermediate_calculation_columns=False,
         )
-        settings: dict[str, Any] = creator.get_settings("duckdb").as_dict()  # type: ignore[no-untyped-call]
+        settings: dict[str, Any] = creator.get_settings(dialect).as_dict()  # type: ignore[no-untyped-call]
         return settings
 
 
@@ -108,7 +110,12 @@ def splink_rule(rule: BlockingRuleSpec) -> Any:
 
 
 def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
-    """Splink comparisons for the standard columns present and the other compared columns."""
+    """Splink comparisons for the standard columns present and the other compared columns.
+
+    Custom levels are written in DuckDB's SQL and marked so (``base_dialect_str``): Splink
+    translates them with sqlglot when the settings are made for Spark. Left unmarked, their
+    double-quoted column names would be string literals in Spark SQL and never match.
+    """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -129,6 +136,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                 cll.CustomLevel(
                     f'"{name}_l" = "{swapped}_r" OR "{swapped}_l" = "{name}_r"',
                     label_for_charts="matches the other name field",
+                    base_dialect_str="duckdb",
                 )
             )
         levels.append(
@@ -136,6 +144,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                 f'(contains("{name}_l", "{name}_r") OR contains("{name}_r", "{name}_l"))'
                 f' AND least(length("{name}_l"), length("{name}_r")) >= 3',
                 label_for_charts="one name contains the other",
+                base_dialect_str="duckdb",
             )
         )
         levels += [cll.JaroWinklerLevel(name, 0.7), cll.ElseLevel()]
@@ -153,6 +162,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                         f'substr("{dob}_l", 6, 2) = substr("{dob}_r", 9, 2) AND '
                         f'substr("{dob}_l", 9, 2) = substr("{dob}_r", 6, 2)',
                         label_for_charts="day and month swapped",
+                        base_dialect_str="duckdb",
                     ),
                     cll.DamerauLevenshteinLevel(dob, 1),
                     cll.AbsoluteDateDifferenceLevel(

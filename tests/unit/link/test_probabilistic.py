@@ -77,7 +77,7 @@ def test_report_holds_counts_and_seconds_only(district: District) -> None:
     for key, value in district.stage.report.items():
         assert isinstance(value, int | float | str), key
         if isinstance(value, str):
-            assert key in {"model", "settings_hash"}, key
+            assert key in {"model", "settings_hash", "engine"}, key
 
 
 def test_model_artefact_is_saved_with_its_settings_hash_and_no_names(district: District) -> None:
