@@ -22,26 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ELG_COLUMNS = (
-    "elg_lau",
-    "elg_spe",
-    "elg_sre",
-    "elg_mse",
-    "elg_bre",
-    "elg_gmo",
-    "elg_fmo",
-    "elg_com",
-    "elg_wre",
-    "elg_wri",
-    "elg_num",
-    "elg_npa",
-    "elg_ppr",
-    "elg_pcc",
-    "elg_tnw",
-    "elg_cwm",
-    "elg_bie",
-)
-ASQ_DOMAINS = ("communication", "gross_motor", "fine_motor", "problem_solving", "personal_social")
+from joinedup.store.linked import ALL_ELGS, ASQ_DOMAINS
+
+ELG_COLUMNS = ALL_ELGS  # the store's 17 early learning goals, in its column order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 
 from joinedup.errors import ConfigError
-from joinedup.store.linked import timeline_sql
+from joinedup.store.linked import ASQ_DOMAINS, timeline_sql
 from joinedup.store.schema import quote_identifier
 from joinedup.store.secondary import secondary_view_name, secondary_views
 from joinedup.synth.cart import CartStep, CartSynthesiser
-from joinedup.synth.tables import ASQ_DOMAINS, EVENT_TABLES, FLAG_SQL, PERSON_TABLE, EventTableSpec
+from joinedup.synth.tables import EVENT_TABLES, FLAG_SQL, PERSON_TABLE, EventTableSpec
 
 ENGINE = "joinedup-cart-v1"
 TWIN_FILE = "twin.duckdb"
