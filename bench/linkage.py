@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from joinedup.link.files import one_to_one_expected_matches
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "bench" / "work" / "linkage"
@@ -48,6 +50,7 @@ DATA = Path(
 )
 
 CLUSTER_THRESHOLD = 0.9
+MEMORY_LIMIT: str | None = None  # --memory-limit: DuckDB's limit for both tools
 PAIR_THRESHOLD = 0.5
 DATASETS = ("febrl4", "fake_1000", "historical_50k", "children")
 TARGETS: dict[str, dict[str, float]] = {
@@ -441,13 +444,22 @@ def peer_settings(dataset: str) -> tuple[Any, list[Any], list[Any], float, float
     raise SystemExit(f"unknown dataset {dataset}")
 
 
-def run_peer_worker(dataset: str, work: Path) -> None:
+def run_peer_worker(dataset: str, work: Path, memory_limit: str | None = None) -> None:
     """Plain Splink 5, register -> train -> predict -> cluster; writes pairs and clusters."""
     import duckdb
     from splink import DuckDBAPI, Linker
 
     started = time.perf_counter()
-    db_api = DuckDBAPI()
+    if memory_limit is None:
+        db_api = DuckDBAPI()
+    else:
+        spill = work / "peer_spill"
+        spill.mkdir(exist_ok=True)
+        db_api = DuckDBAPI(
+            connection=duckdb.connect(
+                config={"memory_limit": memory_limit, "temp_directory": str(spill)}
+            )
+        )
     con = db_api._con
     settings, deterministic, em, recall, u_pairs = peer_settings(dataset)
     if dataset == "febrl4":
@@ -501,7 +513,8 @@ def run_peer_worker(dataset: str, work: Path) -> None:
     ).write_parquet(str(work / "peer_clusters.parquet"))
     elapsed = time.perf_counter() - started
     (work / "peer_timing.json").write_text(json.dumps({"seconds": round(elapsed, 2)}))
-    del duckdb
+    if memory_limit is not None:
+        shutil.rmtree(work / "peer_spill", ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,7 +544,7 @@ def measure(command: list[str]) -> Run:
 
 
 def score(
-    pairs: Path, clusters: Path, truth: Path, link_type: str
+    pairs: Path, clusters: Path, truth: Path, link_type: str, *, one_to_one: bool = False
 ) -> dict[str, float | int | None]:
     """Pairwise, clustered and label-free figures for one tool's outputs against truth.
 
@@ -598,6 +611,8 @@ def score(
     c_pred = con.execute(pair_sql.format(key="c.cluster_id")).fetchone()[0] or 0
     c_tp = con.execute(pair_sql.format(key="c.cluster_id, t.cluster")).fetchone()[0] or 0
     by_group = _recall_by_group(con) if cross else {}
+    # two files of one record per person: expected matches with each record's p capped at 1
+    expected_1to1 = one_to_one_expected_matches(con, "pairs") if one_to_one else None
     con.close()
 
     def f1(p: float, r: float) -> float:
@@ -613,6 +628,7 @@ def score(
     c_est_precision = c_mean_p
     c_est_recall = c_sum_p / sum_p_all if sum_p_all else None
     c_recall_blocking = c_blocked_tp / blocked_true if blocked_true else None
+    c_est_recall_1to1 = min(1.0, c_sum_p / expected_1to1) if expected_1to1 else None
     big = [g for g in by_group.values() if g["true_pairs"] >= 1000]
     gap = (
         round(100 * (max(g["recall"] for g in big) - min(g["recall"] for g in big)), 2)
@@ -656,6 +672,20 @@ def score(
         "clustered_recall_estimate_error_points": None
         if c_est_recall is None or c_recall_blocking is None
         else round(100 * (c_est_recall - c_recall_blocking), 2),
+        **(
+            {
+                "true_matches_within_blocking": int(blocked_true),
+                "expected_matches_one_to_one": round(expected_1to1, 1),
+                "estimated_clustered_recall_one_to_one": None
+                if c_est_recall_1to1 is None
+                else round(c_est_recall_1to1, 5),
+                "clustered_recall_one_to_one_error_points": None
+                if c_est_recall_1to1 is None or c_recall_blocking is None
+                else round(100 * (c_est_recall_1to1 - c_recall_blocking), 2),
+            }
+            if expected_1to1 is not None
+            else {}
+        ),
     }
 
 
@@ -705,8 +735,10 @@ def bench_dataset(name: str) -> dict[str, Any]:
     work.mkdir(parents=True)
     dataset = PREPARE[name](work)
     print(f"[bench] linkage {name}: peer (plain Splink 5) ...", flush=True)
+    limit = [] if MEMORY_LIMIT is None else ["--memory-limit", MEMORY_LIMIT]
+    one_to_one = "--one-to-one" in dataset.joinedup_args
     peer_run = measure(
-        [sys.executable, "-m", "bench.linkage", "--peer-worker", name, "--work", str(work)]
+        [sys.executable, "-m", "bench.linkage", "--peer-worker", name, "--work", str(work), *limit]
     )
     peer = {
         **score(
@@ -714,6 +746,7 @@ def bench_dataset(name: str) -> dict[str, Any]:
             work / "peer_clusters.parquet",
             dataset.truth,
             dataset.link_type,
+            one_to_one=one_to_one,
         ),
         **{
             "wall_seconds": peer_run.wall_seconds,
@@ -735,6 +768,7 @@ def bench_dataset(name: str) -> dict[str, Any]:
             str(CLUSTER_THRESHOLD),
             "--scored-pairs",
             *dataset.joinedup_args,
+            *limit,
             "--json",
         ]
     )
@@ -745,6 +779,7 @@ def bench_dataset(name: str) -> dict[str, Any]:
             _clusters_parquet(out),
             dataset.truth,
             dataset.link_type,
+            one_to_one=one_to_one,
         ),
         **{
             "wall_seconds": ours_run.wall_seconds,
@@ -767,6 +802,7 @@ def bench_dataset(name: str) -> dict[str, Any]:
         "targets": targets,
         "targets_met": met,
         "peer_meets": _met(peer, targets),
+        "duckdb_memory_limit": MEMORY_LIMIT,
         **(
             {"records_per_file": CHILDREN_PER_FILE, "overlap": CHILDREN_OVERLAP}
             if name == "children"
@@ -808,6 +844,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("est. clustered P", "estimated_clustered_precision"),
         ("clustered P", "clustered_precision"),
         ("est. clust. R (blk)", "estimated_clustered_recall_within_blocking"),
+        ("est. clust. R (1:1)", "estimated_clustered_recall_one_to_one"),
         ("clust. R (blk)", "clustered_recall_within_blocking"),
         ("wall s", "wall_seconds"),
         ("peak MiB", "peak_rss_mib"),
@@ -823,7 +860,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global CHILDREN_PER_FILE
+    global CHILDREN_PER_FILE, MEMORY_LIMIT
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", default=",".join(DATASETS), help="comma-separated datasets")
     parser.add_argument(
@@ -832,13 +869,18 @@ def main(argv: list[str] | None = None) -> int:
         default=CHILDREN_PER_FILE,
         help="records per agency file in the children benchmark (default 1,000,000)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        help="DuckDB memory limit for both tools, e.g. 3GB (default: DuckDB's own, 80%% of RAM)",
+    )
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
     if ns.peer_worker:
-        run_peer_worker(ns.peer_worker, Path(ns.work))
+        run_peer_worker(ns.peer_worker, Path(ns.work), ns.memory_limit)
         return 0
     CHILDREN_PER_FILE = ns.children
+    MEMORY_LIMIT = ns.memory_limit
     names = [n for n in ns.only.split(",") if n]
     unknown = set(names) - set(DATASETS)
     if unknown:

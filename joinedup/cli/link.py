@@ -144,11 +144,24 @@ def files_command(
             "storage every executor reaches). Default: a temporary folder, removed after.",
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="With --engine duckdb: the most memory DuckDB may use, e.g. 3GB; above it, "
+            "work spills to a temporary folder (removed after). Default: DuckDB's own (80% of "
+            "the machine's memory).",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Link two files, or de-duplicate one, whose columns use the standard names."""
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
+    if engine == "spark" and memory_limit is not None:
+        raise UsageError(
+            "--memory-limit is for --engine duckdb; on Spark use --spark-driver-memory"
+        )
     if not re.fullmatch(r"[0-9]+[kmgtKMGT]", spark_driver_memory):
         raise UsageError(f"--spark-driver-memory {spark_driver_memory}: write it as 1g, 512m, 8g")
     scratch = None
@@ -169,6 +182,7 @@ def files_command(
                 write_scored_pairs=scored_pairs,
                 seed=seed,
                 model=model,
+                memory_limit=memory_limit,
                 engine=EngineSpec(
                     name=engine,
                     spark_master=spark_master,
@@ -213,6 +227,11 @@ def _link(spec: FileLinkSpec, *, json_output: bool) -> None:
         table.add_row(
             "estimated precision of the clusters' links (label-free)",
             f"{e.estimated_cluster_precision:.4f}",
+        )
+    if e.estimated_cluster_recall_one_to_one is not None:
+        table.add_row(
+            "estimated recall of the clusters' links, one-to-one (label-free)",
+            f"{e.estimated_cluster_recall_one_to_one:.4f}",
         )
     for col, n in result.unreadable_values.items():
         table.add_row(f"unreadable values: {col}", f"{n:,}")

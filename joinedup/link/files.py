@@ -34,10 +34,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,7 @@ class FileLinkSpec:
     max_pairs_per_rule: int | None = None
     engine: EngineSpec = DUCKDB
     model: Path | None = None  # a model.json of an earlier run: reuse it instead of training
+    memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "3GB"; spills to disk above it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +106,10 @@ class QualityEstimates:
     # the same two estimates for the links the clusters made (scored pairs in one cluster)
     estimated_cluster_precision: float | None = None
     estimated_cluster_recall_within_blocking: float | None = None
+    # link_only --one-to-one: expected true matches when each record matches at most one record
+    # of the other file (``one_to_one_expected_matches``), and cluster recall against that
+    expected_matches_one_to_one: float | None = None
+    estimated_cluster_recall_one_to_one: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -393,8 +400,35 @@ def _aliased(keys: Sequence[str]) -> str:
 # The pipeline
 
 
+MEMORY_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
 def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLinkResult:
-    """Link or de-duplicate the files of ``spec``; write the outputs; return the summary."""
+    """Link or de-duplicate the files of ``spec``; write the outputs; return the summary.
+
+    With ``memory_limit`` DuckDB keeps to that much memory, spilling what does not fit to a
+    temporary folder that is removed afterwards (Splink's own tables included: they live in
+    the same connection).
+    """
+    if spec.memory_limit is None:
+        return _link_files(spec, progress, duckdb.connect())
+    if not MEMORY_LIMIT.match(spec.memory_limit):
+        raise UsageError(
+            f"--memory-limit {spec.memory_limit}: write it as a size such as 3GB, 2.5GiB or 800MB"
+        )
+    spill = Path(tempfile.mkdtemp(prefix="joinedup-spill-"))
+    try:
+        con = duckdb.connect(
+            config={"memory_limit": spec.memory_limit, "temp_directory": str(spill)}
+        )
+        return _link_files(spec, progress, con)
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _link_files(
+    spec: FileLinkSpec, progress: Progress | None, con: duckdb.DuckDBPyConnection
+) -> FileLinkResult:
     from splink import DuckDBAPI, Linker
 
     if not 1 <= len(spec.files) <= 2:
@@ -417,7 +451,6 @@ def link_files(spec: FileLinkSpec, progress: Progress | None = None) -> FileLink
         clock = now
 
     logging.getLogger("splink").setLevel(logging.ERROR)
-    con = duckdb.connect()
     report("reading and standardising", 0, STEPS)
     _check_options_name_real_columns(con, spec)
     stems = [p.stem for p in spec.files]
@@ -782,6 +815,15 @@ def _write_outputs(
         if sum_all
         else None,
     )
+    if spec.one_to_one:
+        one_to_one = one_to_one_expected_matches(con, "jd_pairs")
+        estimates = replace(
+            estimates,
+            expected_matches_one_to_one=round(one_to_one, 1),
+            estimated_cluster_recall_one_to_one=round(min(1.0, float(sum_joined) / one_to_one), 5)
+            if one_to_one
+            else None,
+        )
     unreadable: dict[str, int] = {}
     for i in inputs:
         for c, n in i.unreadable.items():
@@ -801,6 +843,37 @@ def _write_outputs(
         seconds=seconds,
         unreadable_values=unreadable,
     )
+
+
+def one_to_one_expected_matches(con: duckdb.DuckDBPyConnection, pairs: str) -> float:
+    """Expected true matches among the scored pairs of ``pairs`` when each record can match at
+    most one record of the other file (two files of one record per person).
+
+    A model's probabilities are each judged alone: a record with three near-identical candidates
+    may give each p = 0.9, so the plain sum of p counts 2.7 matches where at most one exists,
+    and the recall estimated from it is too low. Here each record's probabilities are scaled so
+    that they sum to at most 1: first every left record's, then every right record's (scaling
+    down can only lower the left sums again, so both limits hold after one pass); the same is
+    done right-then-left, and the two totals are averaged so neither file is favoured.
+    ``pairs``: a table with record_id_l, source_l, record_id_r, source_r, match_probability.
+    """
+
+    def one_order(first: str, second: str) -> str:
+        return (
+            "WITH a AS (SELECT record_id_l, source_l, record_id_r, source_r,"
+            f" match_probability / greatest(1.0, sum(match_probability) OVER"
+            f" (PARTITION BY record_id_{first}, source_{first})) AS p FROM {pairs}),"
+            f" b AS (SELECT p / greatest(1.0, sum(p) OVER"
+            f" (PARTITION BY record_id_{second}, source_{second})) AS q FROM a)"
+            " SELECT coalesce(sum(q), 0) FROM b"
+        )
+
+    totals = []
+    for first, second in (("l", "r"), ("r", "l")):
+        row = con.execute(one_order(first, second)).fetchone()
+        assert row is not None
+        totals.append(float(row[0]))
+    return sum(totals) / 2
 
 
 def _versions() -> dict[str, str]:

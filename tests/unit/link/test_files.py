@@ -9,7 +9,13 @@ import duckdb
 import pytest
 
 from joinedup.errors import LinkageError, UsageError
-from joinedup.link.files import FileLinkSpec, link_files, resolve_columns, standardise_sql
+from joinedup.link.files import (
+    FileLinkSpec,
+    link_files,
+    one_to_one_expected_matches,
+    resolve_columns,
+    standardise_sql,
+)
 from joinedup.link.settings import model_spec
 
 SECRET = "Zebedeeqq"
@@ -204,3 +210,60 @@ def test_unreadable_file_types_are_refused(tmp_path: Path) -> None:
     f.write_bytes(b"PK")
     with pytest.raises(UsageError, match="only CSV"):
         link_files(FileLinkSpec(files=(f,), out=tmp_path / "out"))
+
+
+def _pairs(rows: list[tuple[str, str, float]]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE p (record_id_l VARCHAR, source_l VARCHAR, record_id_r VARCHAR,"
+        " source_r VARCHAR, match_probability DOUBLE)"
+    )
+    for row in rows:
+        con.execute("INSERT INTO p VALUES (?, 'a', ?, 'b', ?)", list(row))
+    return con
+
+
+def test_one_to_one_estimate_caps_each_records_probabilities_at_one() -> None:
+    # a1 has two near-identical candidates (b1, b2) and b1 a second suitor (a2): the plain sum
+    # counts 2.4 matches. Left then right: a1's 0.9s halve (0.5, 0.5), then b1's 1.1 scales
+    # to 0.4545 + 0.5455, b2 keeps 0.5: 1.5. Right then left: b1's 1.5 scales to 0.6 + 0.4,
+    # then a1's 1.5 to 0.4 + 0.6, a2 keeps 0.4: 1.4. The estimate is the mean, 1.45.
+    con = _pairs([("a1", "b1", 0.9), ("a1", "b2", 0.9), ("a2", "b1", 0.6)])
+    assert one_to_one_expected_matches(con, "p") == pytest.approx(1.45)
+
+
+def test_one_to_one_estimate_leaves_records_under_one_alone() -> None:
+    con = _pairs([("a1", "b1", 0.3), ("a2", "b2", 0.5), ("a3", "b2", 0.4)])
+    assert one_to_one_expected_matches(con, "p") == pytest.approx(1.2)
+    assert one_to_one_expected_matches(_pairs([]), "p") == 0.0
+
+
+def test_one_to_one_run_reports_its_estimate_within_a_memory_limit(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    result = link_files(
+        FileLinkSpec(
+            files=two_files,
+            out=tmp_path / "out",
+            column_map=(
+                ("id", "record_id"),
+                ("forename", "given_name"),
+                ("surname", "family_name"),
+                ("dob", "date_of_birth"),
+                ("pc", "postcode"),
+            ),
+            one_to_one=True,
+            memory_limit="1GB",
+        )
+    )
+    e = result.estimates
+    assert e.expected_matches_one_to_one is not None
+    # twelve children are in both files: each is one expected match at most
+    assert 0 < e.expected_matches_one_to_one <= len(PEOPLE)
+    assert e.estimated_cluster_recall_one_to_one is not None
+    assert 0.8 <= e.estimated_cluster_recall_one_to_one <= 1.0
+
+
+def test_a_malformed_memory_limit_is_refused(two_files: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="memory-limit"):
+        link_files(FileLinkSpec(files=two_files, out=tmp_path / "out", memory_limit="lots"))
