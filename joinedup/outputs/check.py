@@ -144,7 +144,11 @@ def complete_grid(
 
 
 def _primary(
-    ev: TableEvidence, profile: RuleProfile, statistic: Statistic, structural: npt.NDArray[np.bool_]
+    ev: TableEvidence,
+    profile: RuleProfile,
+    statistic: Statistic,
+    structural: npt.NDArray[np.bool_],
+    shape: tuple[int, int] | None,
 ) -> tuple[npt.NDArray[np.bool_], list[tuple[str, ...]], dict[str, int]]:
     n = ev.n
     fails: dict[str, npt.NDArray[np.bool_]] = {}
@@ -152,7 +156,7 @@ def _primary(
     if profile.zeros_disclosive:
         fails["zero"] = (n == 0) & ~structural
     if len(ev.dims) == 2 and statistic is Statistic.COUNT:
-        rows = _row_index(ev)
+        rows = _row_index(ev, shape)
         nonzero = (n > 0).astype(np.int64)
         per_row = np.bincount(rows, weights=nonzero, minlength=rows.max() + 1 if rows.size else 0)
         fails["class"] = (n == 0) & ~structural & (per_row[rows] == 1)
@@ -175,9 +179,20 @@ def _primary(
     return any_fail, reasons, counts
 
 
-def _row_index(ev: TableEvidence) -> IntArray:
+def _row_index(ev: TableEvidence, shape: tuple[int, int] | None) -> IntArray:
+    """Each cell's row (cells sharing a first-dimension label share a row)."""
+    if shape is not None:
+        grid = ev.keys[0].reshape(shape)
+        # a row-major grid (what ``complete_grid`` builds): each row holds one label, and as
+        # there are as many labels as rows, a different one
+        if bool((grid == grid[:, :1]).all()):
+            return np.repeat(np.arange(shape[0], dtype=np.int64), shape[1])
     _, inv = np.unique(ev.keys[0].astype(str), return_inverse=True)
     return np.asarray(inv, dtype=np.int64)
+
+
+def _distinct(labels: ObjArray) -> int:
+    return len(set(map(str, labels.tolist())))
 
 
 def _shape(ev: TableEvidence) -> tuple[int, int] | None:
@@ -185,11 +200,22 @@ def _shape(ev: TableEvidence) -> tuple[int, int] | None:
     if len(ev.dims) == 1:
         return (1, ev.size)
     if len(ev.dims) == 2:
-        r = len(np.unique(ev.keys[0].astype(str)))
-        c = len(np.unique(ev.keys[1].astype(str)))
+        r = _distinct(ev.keys[0])
+        c = _distinct(ev.keys[1])
         if r * c == ev.size:
             return (r, c)
     return None
+
+
+_STATUSES = np.array(
+    [
+        CellStatus.RELEASED.value,
+        CellStatus.STRUCTURAL_ZERO.value,
+        CellStatus.SECONDARY.value,
+        CellStatus.PRIMARY.value,
+    ],
+    dtype=object,
+)
 
 
 def check_table(
@@ -213,11 +239,11 @@ def check_table(
         )
     if structural_zeros and bool((ev.n[structural] > 0).any()):
         raise UsageError("a cell declared a structural zero holds people: the declaration is wrong")
-    primary, reasons, counts = _primary(ev, profile, statistic, structural)
+    shape = _shape(ev)
+    primary, reasons, counts = _primary(ev, profile, statistic, structural, shape)
     suppressed = primary.copy()
     lp_checked = True
     additive = statistic in (Statistic.COUNT, Statistic.SUM)
-    shape = _shape(ev)
     if profile.secondary and additive and shape is not None and bool(primary.any()):
         base = ev.n.astype(np.float64) if statistic is Statistic.COUNT else np.abs(ev.total)
         res = protect(
@@ -229,10 +255,11 @@ def check_table(
         )
         suppressed = res.suppressed.reshape(-1)
         lp_checked = res.lp_checked
-    status = np.full(ev.size, CellStatus.RELEASED.value, dtype=object)
-    status[structural] = CellStatus.STRUCTURAL_ZERO.value
-    status[suppressed & ~primary] = CellStatus.SECONDARY.value
-    status[primary] = CellStatus.PRIMARY.value
+    code = np.zeros(ev.size, dtype=np.int8)  # index into _STATUSES
+    code[structural] = 1
+    code[suppressed & ~primary] = 2
+    code[primary] = 3
+    status = _STATUSES[code]
     counts["secondary"] = int((suppressed & ~primary).sum())
     if statistic is Statistic.COUNT:
         raw = ev.n.astype(np.float64)

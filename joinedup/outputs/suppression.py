@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix, vstack
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,24 +90,85 @@ def _component(supp: BoolArray, i: int, j: int) -> BoolArray:
     return np.asarray(supp & rows_seen[:, None] & cols_seen[None, :])
 
 
-def _proof(values: FloatArray, supp: BoolArray, i: int, j: int, one_way: bool) -> float:
-    """The widest range a rectangle (or, one-way, a pair) of suppressed cells proves for (i, j)."""
-    x = values[i, j]
-    if one_way:
-        others = np.nonzero(supp[i])[0]
-        others = others[others != j]
-        return float((values[i, others] + min(x, np.inf)).max()) if others.size else 0.0
-    ks = np.nonzero(supp[:, j])[0]
-    ls = np.nonzero(supp[i, :])[0]
-    ks, ls = ks[ks != i], ls[ls != j]
-    if not ks.size or not ls.size:
-        return 0.0
-    corner = supp[ks][:, ls]
-    if not corner.any():
-        return 0.0
-    up = np.minimum(values[i, ls][None, :], values[ks, j][:, None])
-    down = np.minimum(x, values[ks][:, ls])
-    return float(np.where(corner, up + down, 0.0).max())
+class _Pattern:
+    """The suppressed cells of a two-way table, kept both as a mask (for vectorised searches)
+    and as sets of suppressed columns per row and rows per column (for the small searches a
+    rectangle proof needs, which numpy would spend its time setting up)."""
+
+    # a proof over more corner pairs than this is cheaper in numpy than in Python
+    _PYTHON_PAIRS = 64
+
+    def __init__(self, values: FloatArray, supp: BoolArray) -> None:
+        self.values = values
+        self.cells: list[list[float]] = values.tolist()
+        self.supp = supp
+        self.in_row: list[set[int]] = [set(np.nonzero(r)[0].tolist()) for r in supp]
+        self.in_col: list[set[int]] = [set(np.nonzero(c)[0].tolist()) for c in supp.T]
+
+    def add(self, i: int, j: int) -> None:
+        self.supp[i, j] = True
+        self.in_row[i].add(j)
+        self.in_col[j].add(i)
+
+    def proof(self, i: int, j: int, one_way: bool, need: float = np.inf) -> float:
+        """The widest range a rectangle (or, one-way, a pair) of suppressed cells proves for
+        (i, j): moving +d at (i, j) and (k, l) and -d at (i, l) and (k, j) keeps every margin.
+        Stops at the first rectangle proving ``need``."""
+        row = self.cells[i]
+        x = row[j]
+        if one_way:
+            others = [row[col] for col in self.in_row[i] if col != j]
+            return max(others) + x if others else 0.0
+        ks = [k for k in self.in_col[j] if k != i]
+        ls = [col for col in self.in_row[i] if col != j]
+        if not ks or not ls:
+            return 0.0
+        if len(ks) * len(ls) > self._PYTHON_PAIRS:
+            return self._proof_numpy(i, j, np.array(sorted(ks)), np.array(sorted(ls)))
+        best = 0.0
+        for k in ks:
+            other = self.in_row[k]
+            rk = self.cells[k]
+            xkj = rk[j]
+            for col in ls:
+                if col in other:
+                    ril, rkl = row[col], rk[col]
+                    width = (ril if ril < xkj else xkj) + (x if x < rkl else rkl)
+                    if width > best:
+                        if width >= need:
+                            return width
+                        best = width
+        return best
+
+    def _proof_numpy(self, i: int, j: int, ks: IntArray, ls: IntArray) -> float:
+        values = self.values
+        corner = self.supp[np.ix_(ks, ls)]
+        if not corner.any():
+            return 0.0
+        up = np.minimum(values[i, ls][None, :], values[ks, j][:, None])
+        down = np.minimum(values[i, j], values[np.ix_(ks, ls)])
+        return float(np.where(corner, up + down, 0.0).max())
+
+
+def _rectangle_grid(
+    values: FloatArray,
+    cost_of: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    i: int,
+    j: int,
+    protection: float,
+    ks: IntArray,
+    ls: IntArray,
+) -> FloatArray:
+    """The cost of each rectangle (i, j) (i, l) (k, j) (k, l), k in ``ks`` and l in ``ls``,
+    that proves ``protection`` alone, else inf (``a``, ``b``: row i's and column j's costs)."""
+    at = (ks[:, None], ls[None, :])
+    width = np.minimum(values[i, ls][None, :], values[ks, j][:, None])
+    width += np.minimum(values[i, j], values[at])
+    cost = a[ls][None, :] + b[ks][:, None]
+    cost += cost_of[at]
+    return np.where(width >= protection, cost, np.inf)
 
 
 def _cheapest_rectangle(
@@ -116,10 +178,22 @@ def _cheapest_rectangle(
     j: int,
     protection: float,
     one_way: bool,
+    guess: float = np.inf,
 ) -> tuple[list[tuple[int, int]], bool]:
     """The cells to add so that (i, j) gets a proof, and whether they alone prove enough; ([],
     False) when none exists. ``cost_of`` is 0 for suppressed cells, inf for cells that may not
-    be suppressed, else the cell's value."""
+    be suppressed, else the cell's value.
+
+    Two-way, the cheapest rectangle is found in a bounded search for one costing at most U,
+    where U is ``guess`` (the caller's last rectangle's cost) or, if nothing that cheap exists,
+    the cheapest rectangle among a few cheap rows and columns. As every cost is
+    ``a[l] + b[k] + cost_of[k, l]`` with all three terms >= 0 (and float addition is
+    monotone), only rows with
+    ``min(a) + b[k] <= U`` and columns with ``a[l] + min(b) <= U`` can hold a rectangle as
+    cheap, so the search runs on those alone; if its best costs at most U, it is the best of
+    the whole table. Their order is kept, so ties go to the same (first, row-major) rectangle
+    as a search of the whole table.
+    """
     x = values[i, j]
     if one_way:
         ok = values[i] + x >= protection
@@ -131,11 +205,41 @@ def _cheapest_rectangle(
             cost[j] = np.inf
         best = int(np.argmin(cost))
         return ([], False) if not np.isfinite(cost[best]) else ([(i, best)], enough)
-    # every (k, l) at once: the rectangle (i, j) (i, l) (k, j) (k, l)
+    a = cost_of[i].copy()
+    a[j] = np.inf  # no rectangle runs through row i or column j twice
+    b = cost_of[:, j].copy()
+    b[i] = np.inf
+    rows, cols = values.shape
+    if rows > 2 * _SEED_LINES and cols > 2 * _SEED_LINES:
+        a_min, b_min = a.min(), b.min()
+
+        def within(bound: float) -> list[tuple[int, int]] | None:
+            """The cheapest rectangle if it costs at most ``bound``, else None."""
+            ks = np.flatnonzero(a_min + b <= bound)
+            ls = np.flatnonzero(a + b_min <= bound)
+            if not ks.size or not ls.size:
+                return None
+            good = _rectangle_grid(values, cost_of, a, b, i, j, protection, ks, ls)
+            at = int(np.argmin(good))
+            if not good.flat[at] <= bound:
+                return None
+            at_k, at_l = divmod(at, ls.size)
+            k, col = int(ks[at_k]), int(ls[at_l])
+            return [(i, col), (k, j), (k, col)]
+
+        # the last rectangle's cost is a good first guess (most cost the same few cells); a
+        # wrong guess only costs a second, seeded try
+        found = within(guess) if guess < np.inf else None
+        if found is None:
+            k0 = np.argpartition(b, _SEED_LINES)[:_SEED_LINES]
+            l0 = np.argpartition(a, _SEED_LINES)[:_SEED_LINES]
+            bound = float(_rectangle_grid(values, cost_of, a, b, i, j, protection, k0, l0).min())
+            found = within(bound) if bound < np.inf else None
+        if found is not None:
+            return found, True
+    # every (k, l) at once
     width = np.minimum(values[i][None, :], values[:, j][:, None]) + np.minimum(x, values)
-    cost = cost_of[i][None, :] + cost_of[:, j][:, None] + cost_of
-    cost[i, :] = np.inf
-    cost[:, j] = np.inf
+    cost = a[None, :] + b[:, None] + cost_of
     good = np.where(width >= protection, cost, np.inf)
     enough = bool(np.isfinite(good).any())
     if not enough:
@@ -143,8 +247,12 @@ def _cheapest_rectangle(
         good = np.where(np.isfinite(cost), -width * 1e9 + cost, np.inf)
     if not np.isfinite(good).any():
         return [], False
-    k, col = np.unravel_index(int(np.argmin(good)), good.shape)
-    return [(i, int(col)), (int(k), j), (int(k), int(col))], enough
+    at_k, at_l = np.unravel_index(int(np.argmin(good)), good.shape)
+    return [(i, int(at_l)), (int(at_k), j), (int(at_k), int(at_l))], enough
+
+
+# rows and columns the bounded rectangle search seeds its upper bound with
+_SEED_LINES = 8
 
 
 def protect(
@@ -160,9 +268,10 @@ def protect(
     zeros may not: everyone knows them)."""
     supp = primary.copy()
     blocked = ~eligible if eligible is not None else np.zeros_like(primary)
+    pattern = _Pattern(values, supp)
     targets = [(int(i), int(j)) for i, j in zip(*np.nonzero(primary), strict=True)]
     # no cell can be hidden in a range wider than its own row or column total
-    rows_total, cols_total = values.sum(axis=1), values.sum(axis=0)
+    rows_total, cols_total = values.sum(axis=1).tolist(), values.sum(axis=0).tolist()
 
     def need(i: int, j: int) -> float:
         cap = rows_total[i] if one_way else min(rows_total[i], cols_total[j])
@@ -170,15 +279,13 @@ def protect(
 
     done: set[tuple[int, int]] = set()
     cost_of = np.where(supp, 0.0, np.where(blocked, np.inf, values))
-    # suppressed cells per row and column: a rectangle needs two in the cell's row and column
-    in_row = supp.sum(axis=1)
-    in_col = supp.sum(axis=0)
 
     def protected(i: int, j: int, exact: bool = True) -> bool:
         if (i, j) in done:
             return True
-        possible = in_row[i] >= 2 and (one_way or in_col[j] >= 2)
-        ok = possible and _proof(values, supp, i, j, one_way) >= need(i, j)
+        # a rectangle needs two suppressed cells in the cell's row and in its column
+        possible = len(pattern.in_row[i]) >= 2 and (one_way or len(pattern.in_col[j]) >= 2)
+        ok = possible and pattern.proof(i, j, one_way, need(i, j)) >= need(i, j)
         if not ok and exact:
             # several cycles together may protect what no single rectangle does: solve it
             # exactly on the cell's connected component of suppressed cells (the rest of the
@@ -190,21 +297,24 @@ def protect(
             done.add((i, j))  # added cells only widen ranges: it stays protected
         return ok
 
+    last_cost = np.inf
     for rnd in range(6):  # added cells only widen ranges, so a protected cell stays protected
         changed = False
         for i, j in targets:
             # the first round adds rectangles only; exact LP checks are for what they leave
             if protected(i, j, exact=rnd > 0):
                 continue
-            add, enough = _cheapest_rectangle(values, cost_of, i, j, need(i, j), one_way)
+            add, enough = _cheapest_rectangle(
+                values, cost_of, i, j, need(i, j), one_way, guess=last_cost
+            )
+            if enough:
+                last_cost = float(sum(cost_of[cell] for cell in add))
             if enough:
                 done.add((i, j))  # its new rectangle is its proof
             for cell in add:
                 if not supp[cell]:
-                    supp[cell] = True
+                    pattern.add(*cell)
                     cost_of[cell] = 0.0
-                    in_row[cell[0]] += 1
-                    in_col[cell[1]] += 1
                     changed = True
         if not changed:
             break

@@ -144,6 +144,8 @@ CASES = [
     *[(s, (2 + s % 6, 2 + (s * 7) % 9), False) for s in range(40, 160)],
     *[(s, (5 + s % 11, 4 + (s * 3) % 13), True) for s in range(160, 220)],
     *[(s, (2 + s % 3, 2 + s % 4, 2 + s % 2), False) for s in range(220, 250)],
+    # more than 16 rows and columns: the bounded rectangle search (smaller tables search all)
+    *[(s, (17 + s % 24, 17 + (s * 5) % 24), s % 4 != 0) for s in range(250, 290)],
 ]
 
 
