@@ -16,7 +16,9 @@ relation by the ``by`` columns and returns a ``TableEvidence``: one entry per ce
   (no sort, no string building: the 1M-row budget is 1 s on 2 cores).
 
 Invariants: evidence never leaves the node (it is input to the checker and the ledger, not an
-output); it is computed in one SQL statement, two aggregation levels, no Python loop over rows.
+output); it is computed in one SQL statement, two aggregation levels (per person in a cell, then
+per cell), plus one pass for distinct values when there is a value, and no Python loop over rows
+or cells. A missing dimension value is a cell of its own (never dropped).
 """
 
 # SQL here is built from quoted identifiers (``quote``) and fixed table names; values are
@@ -99,35 +101,54 @@ def collect_evidence(
     dim_list = ", ".join(dims)
     dim_sel = (dim_list + ", ") if dims else ""
     group = f"GROUP BY {dim_list}" if dims else ""
-    group_p = f"GROUP BY {dim_sel}_jpid"
-    v = f"CAST({quote(value)} AS DOUBLE)" if value else "1.0"
-    distinct = f"count(DISTINCT {quote(value)})" if value else "0"
-    median = "median(_jc)" if value else "1.0"
-    sql = f"""
-        WITH per_person AS (
-            SELECT {dim_sel}hash(CAST({quote(person)} AS VARCHAR)) AS _jpid,
-                   coalesce(sum({v}), 0) AS _jc,
-                   count(*) AS _jr,
-                   count(*) - count({v}) AS _jmiss,
-                   count_if({v} < 0) AS _jneg
-            FROM src {group_p}
-        ),
-        cells AS (
-            SELECT {dim_sel}count(*) AS _jn, sum(_jr) AS _jrows, sum(_jc) AS _jtotal,
-                   max(_jc, 2) AS _jtop, sum(_jneg) AS _jneg2, sum(_jmiss) AS _jmiss2,
-                   min(_jc) AS _jlo, max(_jc) AS _jhi, {median} AS _jmed,
+    steps = [
+        # the person's hash once per row (and the value, once, as a double)
+        f"""rows_ AS (SELECT {dim_sel}hash(CAST({quote(person)} AS VARCHAR)) AS _jpid
+                     {f", CAST({quote(value)} AS DOUBLE) AS _jv" if value else ""} FROM src)""",
+    ]
+    if value:
+        steps.append(
+            f"""per_person AS (
+                SELECT {dim_sel}_jpid, coalesce(sum(_jv), 0) AS _jc, count(*) AS _jr,
+                       count(*) - count(_jv) AS _jmiss, count_if(_jv < 0) AS _jneg
+                FROM rows_ GROUP BY {dim_sel}_jpid)"""
+        )
+        cell_aggs = """sum(_jr) AS _jrows, sum(_jc) AS _jtotal, max(_jc, 2) AS _jtop,
+                       sum(_jneg) AS _jneg2, sum(_jmiss) AS _jmiss2, min(_jc) AS _jlo,
+                       max(_jc) AS _jhi, median(_jc) AS _jmed"""
+    else:
+        # counts: a person's contribution is their rows in the cell; nothing is missing or
+        # negative, and there is no value to take the median or distinct values of
+        steps.append(
+            f"""per_person AS (
+                SELECT {dim_sel}_jpid, CAST(count(*) AS DOUBLE) AS _jc, count(*) AS _jr
+                FROM rows_ GROUP BY {dim_sel}_jpid)"""
+        )
+        cell_aggs = """sum(_jr) AS _jrows, sum(_jc) AS _jtotal, max(_jc, 2) AS _jtop,
+                       0 AS _jneg2, 0 AS _jmiss2, min(_jc) AS _jlo, max(_jc) AS _jhi,
+                       1.0 AS _jmed"""
+    steps.append(
+        f"""cells AS (
+            SELECT {dim_sel}count(*) AS _jn, {cell_aggs},
                    printf('%016x-%d', bit_xor(_jpid), count(*)) AS _jpop
-            FROM per_person {group}
-        ),
-        dist AS (SELECT {dim_sel}{distinct} AS _jd FROM src {group})
-        SELECT cells.*, dist._jd FROM cells
-        {"JOIN dist USING (" + dim_list + ")" if dims else ", dist"}
-        {"ORDER BY " + dim_list if dims else ""}
-    """
+            FROM per_person {group})"""
+    )
+    top = "coalesce(_jtop[1], 0.0) AS _jtop1, coalesce(_jtop[2], 0.0) AS _jtop2"
+    if value:
+        # distinct values need the rows themselves: the one second pass, for values only
+        steps.append(
+            f"dist AS (SELECT {dim_sel}count(DISTINCT CAST({quote(value)} AS DOUBLE)) AS _jd "
+            f"FROM src {group})"
+        )
+        on = " AND ".join(f"cells.{d} IS NOT DISTINCT FROM dist.{d}" for d in dims) or "TRUE"
+        body = f"SELECT cells.*, {top}, dist._jd FROM cells JOIN dist ON {on}"
+    else:
+        body = f"SELECT cells.*, {top}, 0 AS _jd FROM cells"
+    order = " ORDER BY " + ", ".join(f"cells.{d}" for d in dims) if dims else ""
+    sql = "WITH " + ",\n".join(steps) + "\n" + body + order
     out = query_on(relation, sql).fetchnumpy()
-    top = out["_jtop"]
-    top1 = np.array([float(t[0]) if len(t) > 0 else 0.0 for t in top], dtype=np.float64)
-    top2 = np.array([float(t[1]) if len(t) > 1 else 0.0 for t in top], dtype=np.float64)
+    top1 = np.asarray(out["_jtop1"], dtype=np.float64)
+    top2 = np.asarray(out["_jtop2"], dtype=np.float64)
     keys = tuple(np.asarray(out[c]).astype(str).astype(object) for c in by)
     return TableEvidence(
         dims=tuple(by),

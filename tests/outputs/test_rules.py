@@ -295,3 +295,17 @@ def test_a_name_already_released_is_refused_before_the_ledger_records_it(
         s.summary("by_la", s.con.sql("SELECT * FROM pupils"), by=["la"], value="score")
     after = s.con.execute("SELECT count(*) FROM ledger.out__releases").fetchone()
     assert before == after
+
+
+def test_evidence_keeps_a_missing_dimension_value_as_a_cell_and_no_dimension_as_one_cell() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT 'P' || i::VARCHAR AS pid, "
+        "CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 2)::VARCHAR END AS g, i::DOUBLE AS v "
+        "FROM range(40) r(i)"
+    )
+    for value in (None, "v"):
+        ev = collect_evidence(con.table("t"), by=["g"], person="pid", value=value)
+        assert int(ev.n.sum()) == 40 and ev.size == 3
+        whole = collect_evidence(con.table("t"), by=[], person="pid", value=value)
+        assert whole.size == 1 and int(whole.n[0]) == 40
