@@ -14,6 +14,12 @@ Where no single rectangle proves enough (several cycles may together), ``feasibl
 computes the attacker's exact range by linear programming (HiGHS through
 ``scipy.optimize.linprog``) for that cell only; the tests use it to check every result.
 
+Speed (a 10,000-cell table in about 20 ms of CPU): proofs walk per-row and per-column sets of
+suppressed cells rather than slicing the table, and the cheapest rectangle is searched only in
+the rows and columns that could hold one as cheap as a known bound (see
+``_cheapest_rectangle``). Neither changes a decision: ``tests/outputs/test_fast_checker.py``
+compares every cell with the previous implementation (``tests/outputs/reference_check.py``).
+
 Invariants: ``protect`` only adds suppression; afterwards every primary cell has a rectangle (or
 pair) proof of at least ``protection`` (or of its row or column total, if smaller: no pattern
 can do more), unless every eligible cell of the table is suppressed.
