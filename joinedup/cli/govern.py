@@ -46,6 +46,7 @@ from joinedup.govern.alerts import (
     review_alert,
 )
 from joinedup.govern.audit import read_events, verify_audit
+from joinedup.govern.cohort import CohortSpec, load_cohort_file
 from joinedup.govern.consent import (
     ConsentLevel,
     GivenBy,
@@ -68,6 +69,7 @@ from joinedup.govern.projects import (
     Setting,
     apply_project,
     countersign_project,
+    get_project,
     list_projects,
     project_status,
     review_project,
@@ -353,7 +355,17 @@ def project_apply(
     variable: Annotated[
         list[str], typer.Option("--variable", help="Safe data: <dataset>.<column> (repeat).")
     ],
-    cohort: Annotated[str, typer.Option("--cohort", help="Safe data: the minimum cohort.")],
+    cohort: Annotated[
+        str, typer.Option("--cohort", help="Safe data: why this cohort is the minimum needed.")
+    ],
+    cohort_spec: Annotated[
+        Path,
+        typer.Option(
+            "--cohort-spec",
+            help="Safe data: the children the project may see, a JSON or YAML file (see "
+            "the how-to 'Apply with a cohort'; whole_population: true for every child).",
+        ),
+    ],
     setting: Annotated[Setting, typer.Option("--setting", help="Safe setting.")],
     outputs: Annotated[str, typer.Option("--outputs", help="Safe outputs: what will leave.")],
     expires_on: Annotated[str, typer.Option("--expires-on", help="Expiry date, YYYY-MM-DD.")],
@@ -382,6 +394,7 @@ def project_apply(
         datasets=tuple(dataset),
         variables=tuple(variable),
         cohort=cohort,
+        cohort_spec=load_cohort_file(cohort_spec),
         setting=setting,
         outputs=outputs,
         expires_on=parse_date_option(expires_on, "--expires-on"),
@@ -396,6 +409,18 @@ def project_apply(
             today=_today(),
         )
     console.print(f"Applied: project {project.project_id} awaits the Data Access Committee")
+    _print_cohort(spec.cohort_spec)
+
+
+def _print_cohort(cohort: CohortSpec | None) -> None:
+    if cohort is None:
+        console.print(
+            "Cohort: none pinned (recorded before cohorts were); its jobs are refused until "
+            "it re-applies with --cohort-spec"
+        )
+        return
+    console.print(f"Cohort: {cohort.describe()}")
+    console.print(f"Cohort sha256: {cohort.sha256}")
 
 
 @project_app.command("review")
@@ -414,6 +439,7 @@ def project_review(
         settings, as_actor, Action.REVIEW_PROJECT, kind=ResourceKind.PROJECT, name=project_id
     )
     with open_govern(settings) as con:
+        found = get_project(con, project_id)
         status = review_project(
             con,
             project_id,
@@ -423,6 +449,8 @@ def project_review(
             today=_today(),
         )
     console.print(f"Project {project_id}: {status.state.value} ({status.why})")
+    if found is not None:
+        _print_cohort(found.spec.cohort_spec)
 
 
 @project_app.command("countersign")

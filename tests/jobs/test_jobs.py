@@ -16,6 +16,7 @@ from job_fixtures import PERSON_VIEW, TODAY, JobNode, write_job
 from joinedup.cli.main import main
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError
+from joinedup.govern.cohort import WHOLE_POPULATION
 from joinedup.jobs import JobState, read_job, run_synthetic, submit_job
 from joinedup.jobs import sandbox as sandbox_module
 from joinedup.outputs.node import release_dir
@@ -84,9 +85,10 @@ def test_a_table_and_a_summary_are_released_after_checks(
     assert all(c >= 10 and c % 5 == 0 for c in counts)  # threshold 10, rounded to 5
     assert (release / "results.json").is_file()  # the ACRO-format SDC record
     # the run was decided as run_job under the project, and allowed
-    assert ("res-1", "run_job", "allow", f"under active project {jnode.project_id}") in _events(
-        jnode.settings
-    )
+    # (the audit reason pins the cohort the view held: here the whole population)
+    allowed = f"under active project {jnode.project_id}, cohort sha256 {WHOLE_POPULATION.sha256}"
+    assert ("res-1", "run_job", "allow", allowed) in _events(jnode.settings)
+    assert out["cohort_sha256"] == WHOLE_POPULATION.sha256
     # the project view held only the declared columns and the person id
     job_folder = jnode.settings.root / "jobs" / out["job_id"]
     view = duckdb.connect(str(job_folder / "project.duckdb"), read_only=True)

@@ -24,6 +24,7 @@ from joinedup.govern import (
     decide,
 )
 from joinedup.govern.actors import add_actor
+from joinedup.govern.cohort import WHOLE_POPULATION
 from joinedup.govern.database import open_govern
 from joinedup.govern.policy import MATRIX, Verdict
 from joinedup.govern.projects import (
@@ -79,6 +80,7 @@ SPEC = ProjectSpec(
     datasets=(DATASET,),
     variables=(f"{DATASET}.sex", f"{DATASET}.birth_month"),
     cohort="children born 2015-2020",
+    cohort_spec=WHOLE_POPULATION,
     setting=Setting.JOBS,
     outputs="odds ratios by sex, checked before release",
     expires_on=TODAY + timedelta(days=365),
