@@ -8,19 +8,19 @@ selects. The grammar (every key is checked; an unknown one is an error naming it
            | rule
     rule  := {"all": [rule, ...]}              each rule holds
            | {"any": [rule, ...]}              at least one holds
-           | {"age": {"on": "YYYY-MM-DD", "min": years, "max": years}}
+           | {"age": {"at": "YYYY-MM-DD", "min": years, "max": years}}
            | {"born": {"from": "YYYY-MM", "to": "YYYY-MM"}}
            | {"sex": ["F", "M", "U"]}
            | {"has_event": {"table": "admission", "column": "admidate",
                             "from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}}
 
-``age`` is in completed years on the ``on`` date, with each child taken as born on the first day
-of their month of birth (the store keeps the month only); ``min`` and ``max`` are inclusive and
-either may be left out. ``born`` months are inclusive. ``has_event`` holds for a child with at
-least one row in the store's event table ``table`` (its short name: ``admission`` for
-``store__admission``), dated within ``from``..``to`` (inclusive; either may be left out) on
-``column``, by default the table's own event date. A child whose month of birth is unknown is in
-no ``age`` or ``born`` rule.
+``age`` is in completed years on the ``at`` date (not ``on``, which YAML reads as true), with
+each child taken as born on the first day of their month of birth (the store keeps the month
+only); ``min`` and ``max`` are inclusive and either may be left out. ``born`` months are
+inclusive. ``has_event`` holds for a child with at least one row in the store's event table
+``table`` (its short name: ``admission`` for ``store__admission``), dated within
+``from``..``to`` (inclusive; either may be left out) on ``column``, by default the table's own
+event date. A child whose month of birth is unknown is in no ``age`` or ``born`` rule.
 
 Invariants:
 - a spec is checked against the linked store's declared tables and dated columns
@@ -66,7 +66,7 @@ class CohortError(UsageError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgeRule:
-    on: date
+    at: date
     min_years: int | None
     max_years: int | None
 
@@ -228,17 +228,17 @@ class _Parser:
         return self.event(inner, here)
 
     def age(self, inner: object, here: str) -> AgeRule:
-        fields = _keys(inner, here, {"on", "min", "max"})
-        if "on" not in fields:
-            raise _fail(here + ".on", "is missing: the date the age is taken on (YYYY-MM-DD)")
-        on = _date(fields["on"], here + ".on")
+        fields = _keys(inner, here, {"at", "min", "max"})
+        if "at" not in fields:
+            raise _fail(here + ".at", "is missing: the date the age is taken at (YYYY-MM-DD)")
+        on = _date(fields["at"], here + ".at")
         low = _years(fields.get("min"), here + ".min")
         high = _years(fields.get("max"), here + ".max")
         if low is None and high is None:
             raise _fail(here, "give min, max, or both")
         if low is not None and high is not None and low > high:
             raise _fail(here, "min is above max")
-        return AgeRule(on=on, min_years=low, max_years=high)
+        return AgeRule(at=on, min_years=low, max_years=high)
 
     def event(self, inner: object, here: str) -> EventRule:
         fields = _keys(inner, here, {"table", "column", "from", "to"})
@@ -314,8 +314,8 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
             return {"all": [_rule_dict(r) for r in rules]}
         case AnyRule(rules=rules):
             return {"any": [_rule_dict(r) for r in rules]}
-        case AgeRule(on=on, min_years=low, max_years=high):
-            age: dict[str, Any] = {"on": on.isoformat()}
+        case AgeRule(at=on, min_years=low, max_years=high):
+            age: dict[str, Any] = {"at": on.isoformat()}
             if low is not None:
                 age["min"] = low
             if high is not None:
@@ -354,7 +354,7 @@ def _describe(rule: Rule, *, top: bool = False) -> str:
         case AnyRule(rules=rules):
             parts = "; ".join(_describe(r) for r in rules)
             return f"{lead}meeting any of: {parts}" if top else f"any of ({parts})"
-        case AgeRule(on=on, min_years=low, max_years=high):
+        case AgeRule(at=on, min_years=low, max_years=high):
             if low is not None and high is not None:
                 span = f"{low} to {high}" if low != high else f"{low}"
             elif low is not None:
@@ -391,13 +391,13 @@ def _store_relation(table: str) -> str:
 def _age_bounds(rule: AgeRule) -> tuple[str | None, str | None]:
     """The months of birth that give the ages: (latest allowed, earliest excluded).
 
-    Born on the first of month (y, m), a child has completed A years on ``on`` exactly when
-    (y + A, m) <= (on.year, on.month): so age >= min means birth month <= (on.year - min,
-    on.month), and age <= max means birth month > (on.year - max - 1, on.month).
+    Born on the first of month (y, m), a child has completed A years at ``at`` exactly when
+    (y + A, m) <= (at.year, at.month): so age >= min means birth month <= (at.year - min,
+    at.month), and age <= max means birth month > (at.year - max - 1, at.month).
     """
-    month = f"{rule.on.month:02d}"
-    latest = None if rule.min_years is None else f"{rule.on.year - rule.min_years:04d}-{month}"
-    before = None if rule.max_years is None else f"{rule.on.year - rule.max_years - 1:04d}-{month}"
+    month = f"{rule.at.month:02d}"
+    latest = None if rule.min_years is None else f"{rule.at.year - rule.min_years:04d}-{month}"
+    before = None if rule.max_years is None else f"{rule.at.year - rule.max_years - 1:04d}-{month}"
     return latest, before
 
 

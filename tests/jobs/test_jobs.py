@@ -11,12 +11,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from job_fixtures import PERSON_VIEW, TODAY, JobNode, write_job
+from job_fixtures import COHORT, EVENT_VIEW, PERSON_VIEW, TODAY, JobNode, write_job
 
 from joinedup.cli.main import main
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError
-from joinedup.govern.cohort import WHOLE_POPULATION
+from joinedup.govern.cohort import WHOLE_POPULATION, rounded_size
 from joinedup.jobs import JobState, read_job, run_synthetic, submit_job
 from joinedup.jobs import sandbox as sandbox_module
 from joinedup.outputs.node import release_dir
@@ -401,6 +401,83 @@ def test_opted_out_children_are_not_in_the_project_view(tmp_path: Path) -> None:
         view.close()
     assert ids and str(person) not in ids
     assert ids == _person_ids(fresh.settings)
+
+
+GIRLS_BY_SEX = """
+from joinedup import research
+people = research.sql("SELECT person_id, sex FROM view__secondary__person")
+research.table("cohort_by_sex", people, by=["sex"])
+"""
+
+
+def test_a_job_sees_only_its_projects_cohort(jnode: JobNode, tmp_path: Path) -> None:
+    job = write_job(
+        tmp_path / "job",
+        jnode.cohort_id,
+        GIRLS_BY_SEX,
+        columns=("sex", "birth_month"),
+        event_columns=("event_date",),
+    )
+    record = submit_job(jnode.settings, job, "res-1")
+    assert record.state is JobState.FINISHED, record.reason
+    store = duckdb.connect(str(jnode.settings.store_path), read_only=True)
+    try:  # the cohort read independently: girls with a GP event since 2020, opt-outs removed
+        expected = {
+            str(r[0])
+            for r in store.execute(
+                f"SELECT person_id FROM {PERSON_VIEW} WHERE sex = 'F' AND person_id IN "
+                f"(SELECT person_id FROM {EVENT_VIEW} WHERE event_date >= DATE '2020-01-01')"
+            ).fetchall()
+        }
+        everyone = len(_person_ids(jnode.settings))
+        their_events = store.execute(
+            f"SELECT count(*) FROM {EVENT_VIEW} WHERE person_id IN (SELECT unnest(?))",
+            [sorted(expected)],
+        ).fetchone()
+    finally:
+        store.close()
+    assert 10 < len(expected) < everyone / 2
+    folder = jnode.settings.root / "jobs" / record.job_id
+    view = duckdb.connect(str(folder / "project.duckdb"), read_only=True)
+    try:
+        tables = {
+            str(r[0]) for r in view.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        people = view.execute(f"SELECT person_id, sex FROM {PERSON_VIEW}").fetchall()
+        event_people = {
+            str(r[0])
+            for r in view.execute(f"SELECT DISTINCT person_id FROM {EVENT_VIEW}").fetchall()
+        }
+        event_rows = view.execute(f"SELECT count(*) FROM {EVENT_VIEW}").fetchone()
+    finally:
+        view.close()
+    assert tables == {PERSON_VIEW, EVENT_VIEW}  # the cohort's own table is not in the file
+    assert {str(p) for p, _ in people} == expected
+    assert {s for _, s in people} == {"F"}
+    assert event_people <= expected
+    # the cohort selects children, not events: each child keeps all of their GP events
+    assert event_rows == their_events
+    stored = json.loads((folder / "job.json").read_text())
+    assert stored["cohort_sha256"] == COHORT.sha256
+    assert stored["cohort_size"] == rounded_size(len(expected))
+    assert str(len(expected)) not in stored["cohort_size"] or len(expected) % 5 == 0
+    reason = f"under active project {jnode.cohort_id}, cohort sha256 {COHORT.sha256}"
+    assert ("res-1", "run_job", "allow", reason) in _events(jnode.settings)
+
+
+def test_a_project_approved_before_cohorts_is_refused_and_audited(
+    jnode: JobNode, tmp_path: Path
+) -> None:
+    job = write_job(tmp_path / "job", jnode.legacy_id, TABLE_AND_SUMMARY)
+    before = len(_events(jnode.settings))
+    with pytest.raises(AccessDenied, match="re-apply with a cohort spec") as exc:
+        submit_job(jnode.settings, job, "res-1")
+    events = _events(jnode.settings)[before:]
+    assert [e[:3] for e in events] == [("res-1", "run_job", "deny")]
+    assert "approved before cohorts were pinned" in events[0][3]
+    job_id = str(exc.value).rsplit("job ", 1)[1].split(" ")[0]
+    assert read_job(jnode.settings, job_id).state is JobState.REFUSED
+    assert not (jnode.settings.root / "jobs" / job_id / "project.duckdb").exists()
 
 
 def test_status_of_an_unknown_job_says_so(jnode: JobNode) -> None:
