@@ -13,6 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from joinedup.config import NodeSettings
 from joinedup.govern.cohort import (
@@ -299,6 +301,79 @@ def test_the_sql_selects_what_pandas_selects(
     expected = _expected(spec.as_dict(), person, store)
     assert got == expected
     assert 0 < len(got) < len(person) or rule == {"sex": ["M", "U"]}  # a real selection
+
+
+def _leaf() -> st.SearchStrategy[dict[str, Any]]:
+    day = st.dates(min_value=date(2012, 1, 1), max_value=date(2026, 8, 31)).map(date.isoformat)
+    month = st.integers(min_value=2005 * 12, max_value=2026 * 12 + 7).map(
+        lambda m: f"{m // 12:04d}-{m % 12 + 1:02d}"
+    )
+    years = st.none() | st.integers(min_value=0, max_value=18)
+    tables = sorted(event_date_columns())
+
+    def age(at: str, low: int | None, high: int | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"at": at}
+        if low is None and high is None:
+            low = 0
+        if low is not None:
+            body["min"] = low
+        if high is not None:
+            body["max"] = max(high, low or 0)
+        return {"age": body}
+
+    def born(a: str | None, b: str | None) -> dict[str, Any]:
+        ends = sorted(x for x in (a, b) if x is not None) or ["2015-01"]
+        return {"born": {"from": ends[0], "to": ends[-1]}}
+
+    def event(table: str, a: str | None, b: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"table": table.removeprefix("store__")}
+        ends = sorted(x for x in (a, b) if x is not None)
+        if ends:
+            body["from"] = ends[0]
+        if len(ends) == 2:
+            body["to"] = ends[1]
+        return {"has_event": body}
+
+    return st.one_of(
+        st.builds(age, day, years, years),
+        st.builds(born, st.none() | month, st.none() | month),
+        st.lists(st.sampled_from(["F", "M", "U"]), min_size=1, max_size=3).map(
+            lambda s: {"sex": s}
+        ),
+        st.builds(event, st.sampled_from(tables), st.none() | day, st.none() | day),
+    )
+
+
+RANDOM_RULES = st.recursive(
+    _leaf(),
+    lambda inner: st.builds(
+        lambda kind, rules: {kind: rules},
+        st.sampled_from(["all", "any"]),
+        st.lists(inner, min_size=1, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule=RANDOM_RULES)
+def test_random_cohorts_agree_with_pandas(
+    rule: dict[str, Any], store: duckdb.DuckDBPyConnection, person_frame: pd.DataFrame
+) -> None:
+    try:
+        spec = parse_cohort(rule)
+    except CohortError as exc:  # only a chain of one-rule lists nested too deep is refused
+        assert "nest at most" in str(exc)
+        assume(False)
+        raise
+    sql, params = cohort_sql(spec)
+    got = {str(r[0]) for r in store.execute(sql, params).fetchall()}
+    assert got == _expected(spec.as_dict(), person_frame, store)
+
+
+@pytest.fixture(scope="module")
+def person_frame(store: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return store.execute("SELECT person_id, birth_month, sex FROM store__person").df()
 
 
 def test_the_whole_population_is_everyone(store: duckdb.DuckDBPyConnection) -> None:
