@@ -423,6 +423,63 @@ def _print_cohort(cohort: CohortSpec | None) -> None:
     console.print(f"Cohort sha256: {cohort.sha256}")
 
 
+@project_app.command("show")
+def project_show(
+    node: NodeArg,
+    project_id: Annotated[str, typer.Argument(help="The project id.")],
+    json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """One application in full, for the DAC's review: the Five Safes and the cohort in plain
+    words, its spec and SHA-256."""
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.LIST_PROJECTS, kind=ResourceKind.PROJECT, name=project_id)
+    with open_govern(settings) as con:
+        found = get_project(con, project_id)
+        if found is None:
+            raise UsageError(f"no project {project_id} (see: joinedup project list)")
+        status = project_status(con, project_id, _today())
+    spec = found.spec
+    cohort = spec.cohort_spec
+    facts: dict[str, object] = {
+        "project_id": found.project_id,
+        "title": spec.title,
+        "state": status.state.value,
+        "why": status.why,
+        "purpose": spec.purpose.value,
+        "applicant": found.applicant_id,
+        "members": list(spec.members),
+        "lay_summary": spec.lay_summary,
+        "public_benefit": spec.public_benefit,
+        "legal_basis": spec.legal_basis,
+        "datasets": list(spec.datasets),
+        "variables": list(spec.variables),
+        "cohort_in_words": spec.cohort,
+        "children_included": None if cohort is None else cohort.describe(),
+        "cohort_spec": None if cohort is None else cohort.as_dict(),
+        "cohort_sha256": None if cohort is None else cohort.sha256,
+        "setting": spec.setting.value,
+        "outputs": spec.outputs,
+        "expires_on": spec.expires_on.isoformat(),
+        "conditions": list(status.conditions),
+    }
+    if json_output:
+        _echo_json(facts)
+        return
+    table = Table(title=f"Project {project_id}", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in facts.items():
+        if key in ("children_included", "cohort_spec", "cohort_sha256"):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    console.print(table)
+    _print_cohort(cohort)
+    if cohort is not None:
+        typer.echo(f"Cohort spec: {cohort.canonical_json()}")  # unwrapped, to copy whole
+
+
 @project_app.command("review")
 def project_review(
     node: NodeArg,

@@ -100,6 +100,16 @@ def test_a_cohort_is_pinned_reviewed_and_published(
     with open_govern(node) as con:
         project = get_project(con, project_id)
     assert project is not None and project.spec.cohort_spec == cohort
+    # the DAC reads the application in full before deciding
+    assert main(["project", "show", str(node.root), project_id, "--as", "dac-1"], {}) == 0
+    shown = capsys.readouterr().out
+    assert "aged 4 to 11 on 31 August 2025" in shown and cohort.canonical_json() in shown
+    args = ["project", "show", str(node.root), project_id, "--json", "--as", "dac-lay"]
+    assert main(args, {}) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["cohort_spec"] == cohort.as_dict()
+    assert facts["cohort_sha256"] == cohort.sha256
+    assert facts["children_included"] == cohort.describe()
     for member in ("dac-lay", "dac-1"):
         args = ["project", "review", str(node.root), project_id, "--decision", "approve"]
         assert main([*args, "--as", member], {"COLUMNS": "300"}) == 0
