@@ -1,7 +1,9 @@
 """The double lock, end to end: a job run on the synthetic twin, or submitted to a node.
 
-- ``run_synthetic(job_dir, twin)``: lock 1. The code runs in a separate process against a
-  project view built from the synthetic twin; its spooled outputs go through the same
+- ``run_synthetic(job_dir, twin, cohort=...)``: lock 1. The code runs in a separate process
+  against a project view built from the synthetic twin (only the project's cohort, when the
+  researcher gives its spec, so the code meets data of the shape it will meet); its spooled
+  outputs go through the same
   disclosure checks and are written to ``JOBDIR/outputs`` (synthetic data, L3).
 - ``submit_job(settings, job_dir, actor_id)``: lock 2. ``decide(actor, run_job, project, purpose)``
   (refused and audited unless the project is active and names the actor), every declared view
@@ -38,7 +40,7 @@ import duckdb
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError, JoinedupError, UsageError
 from joinedup.govern import Action, Resource, ResourceKind, decide
-from joinedup.govern.cohort import rounded_size
+from joinedup.govern.cohort import CohortSpec, rounded_size
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import get_project, record_release
 from joinedup.jobs.replay import ReplayedOutput, open_project_view, replay_request
@@ -280,7 +282,11 @@ def _step(progress: Progress | None, description: str, done: int) -> None:
 
 
 def run_synthetic(
-    job_dir: Path, twin: Path | None = None, *, progress: Progress | None = None
+    job_dir: Path,
+    twin: Path | None = None,
+    *,
+    progress: Progress | None = None,
+    cohort: CohortSpec | None = None,
 ) -> tuple[JobRecord, Path]:
     """Lock 1: run the job on the synthetic twin; checked outputs go to ``JOBDIR/outputs``.
     Returns the record and the child's log (synthetic data: the researcher may read it)."""
@@ -299,7 +305,9 @@ def run_synthetic(
         shutil.rmtree(outputs_dir)
     view_db = workspace / "view.duckdb"
     _step(progress, "building the view from the twin", 0)
-    build_project_view(source=twin, views=spec.views, target=view_db, twin=True)
+    built = build_project_view(
+        source=twin, views=spec.views, target=view_db, twin=True, cohort=cohort
+    )
     _step(progress, "running the job (separate process)", 1)
     log = workspace / "child.log"
     result, spool = _execute(
@@ -322,6 +330,8 @@ def run_synthetic(
         reason=reason,
         seconds=result.seconds,
         isolated=result.isolated,
+        cohort_sha256=None if cohort is None else cohort.sha256,
+        cohort_size=None if built.persons is None else rounded_size(built.persons),
     )
     if state is JobState.FINISHED:
         _step(progress, "checking outputs", STEPS - 1)

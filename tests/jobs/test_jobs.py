@@ -343,6 +343,36 @@ def test_the_synthetic_run_writes_checked_outputs_to_the_job_folder(
     assert main(["job", "run", str(job)], {}) == 2  # real data only through submit
 
 
+def test_the_synthetic_run_may_take_the_projects_cohort(
+    jnode: JobNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # stand-in twin: the person and GP event tables, named as the twin names them
+    twin = tmp_path / "twin.duckdb"
+    con = duckdb.connect(str(twin))
+    con.execute(f"ATTACH '{jnode.settings.store_path}' AS s (READ_ONLY)")
+    con.execute(f"CREATE TABLE store__person AS SELECT * FROM s.{PERSON_VIEW}")
+    con.execute(f"CREATE TABLE store__gp_event AS SELECT * FROM s.{EVENT_VIEW}")
+    con.close()
+    spec_file = tmp_path / "cohort.json"
+    spec_file.write_text(COHORT.canonical_json())
+    job = write_job(tmp_path / "job", jnode.cohort_id, GIRLS_BY_SEX, columns=("sex",))
+    args = ["job", "run", str(job), "--synthetic", "--data", str(twin), "--json"]
+    assert main([*args, "--cohort-spec", str(spec_file)], {}) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cohort_sha256"] == COHORT.sha256
+    view = duckdb.connect(str(job / ".joinedup" / "view.duckdb"), read_only=True)
+    try:
+        sexes = {
+            str(r[0]) for r in view.execute(f"SELECT DISTINCT sex FROM {PERSON_VIEW}").fetchall()
+        }
+    finally:
+        view.close()
+    assert sexes == {"F"}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"has_event": {"table": "nursery"}}')
+    assert main([*args, "--cohort-spec", str(bad)], {}) == 2
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
