@@ -46,6 +46,7 @@ from joinedup.govern.alerts import (
     review_alert,
 )
 from joinedup.govern.audit import read_events, verify_audit
+from joinedup.govern.cohort import CohortSpec, load_cohort_file
 from joinedup.govern.consent import (
     ConsentLevel,
     GivenBy,
@@ -68,6 +69,7 @@ from joinedup.govern.projects import (
     Setting,
     apply_project,
     countersign_project,
+    get_project,
     list_projects,
     project_status,
     review_project,
@@ -353,7 +355,17 @@ def project_apply(
     variable: Annotated[
         list[str], typer.Option("--variable", help="Safe data: <dataset>.<column> (repeat).")
     ],
-    cohort: Annotated[str, typer.Option("--cohort", help="Safe data: the minimum cohort.")],
+    cohort: Annotated[
+        str, typer.Option("--cohort", help="Safe data: why this cohort is the minimum needed.")
+    ],
+    cohort_spec: Annotated[
+        Path,
+        typer.Option(
+            "--cohort-spec",
+            help="Safe data: the children the project may see, a JSON or YAML file (see "
+            "the how-to 'Apply with a cohort'; whole_population: true for every child).",
+        ),
+    ],
     setting: Annotated[Setting, typer.Option("--setting", help="Safe setting.")],
     outputs: Annotated[str, typer.Option("--outputs", help="Safe outputs: what will leave.")],
     expires_on: Annotated[str, typer.Option("--expires-on", help="Expiry date, YYYY-MM-DD.")],
@@ -382,6 +394,7 @@ def project_apply(
         datasets=tuple(dataset),
         variables=tuple(variable),
         cohort=cohort,
+        cohort_spec=load_cohort_file(cohort_spec),
         setting=setting,
         outputs=outputs,
         expires_on=parse_date_option(expires_on, "--expires-on"),
@@ -396,6 +409,75 @@ def project_apply(
             today=_today(),
         )
     console.print(f"Applied: project {project.project_id} awaits the Data Access Committee")
+    _print_cohort(spec.cohort_spec)
+
+
+def _print_cohort(cohort: CohortSpec | None) -> None:
+    if cohort is None:
+        console.print(
+            "Cohort: none pinned (recorded before cohorts were); its jobs are refused until "
+            "it re-applies with --cohort-spec"
+        )
+        return
+    console.print(f"Cohort: {cohort.describe()}")
+    console.print(f"Cohort sha256: {cohort.sha256}")
+
+
+@project_app.command("show")
+def project_show(
+    node: NodeArg,
+    project_id: Annotated[str, typer.Argument(help="The project id.")],
+    json_output: JsonOpt = False,
+    as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
+) -> None:
+    """One application in full, for the DAC's review: the Five Safes and the cohort in plain
+    words, its spec and SHA-256."""
+    settings = load_node(node)
+    authorise(settings, as_actor, Action.LIST_PROJECTS, kind=ResourceKind.PROJECT, name=project_id)
+    with open_govern(settings) as con:
+        found = get_project(con, project_id)
+        if found is None:
+            raise UsageError(f"no project {project_id} (see: joinedup project list)")
+        status = project_status(con, project_id, _today())
+    spec = found.spec
+    cohort = spec.cohort_spec
+    facts: dict[str, object] = {
+        "project_id": found.project_id,
+        "title": spec.title,
+        "state": status.state.value,
+        "why": status.why,
+        "purpose": spec.purpose.value,
+        "applicant": found.applicant_id,
+        "members": list(spec.members),
+        "lay_summary": spec.lay_summary,
+        "public_benefit": spec.public_benefit,
+        "legal_basis": spec.legal_basis,
+        "datasets": list(spec.datasets),
+        "variables": list(spec.variables),
+        "cohort_in_words": spec.cohort,
+        "children_included": None if cohort is None else cohort.describe(),
+        "cohort_spec": None if cohort is None else cohort.as_dict(),
+        "cohort_sha256": None if cohort is None else cohort.sha256,
+        "setting": spec.setting.value,
+        "outputs": spec.outputs,
+        "expires_on": spec.expires_on.isoformat(),
+        "conditions": list(status.conditions),
+    }
+    if json_output:
+        _echo_json(facts)
+        return
+    table = Table(title=f"Project {project_id}", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in facts.items():
+        if key in ("children_included", "cohort_spec", "cohort_sha256"):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    console.print(table)
+    _print_cohort(cohort)
+    if cohort is not None:
+        typer.echo(f"Cohort spec: {cohort.canonical_json()}")  # unwrapped, to copy whole
 
 
 @project_app.command("review")
@@ -414,6 +496,7 @@ def project_review(
         settings, as_actor, Action.REVIEW_PROJECT, kind=ResourceKind.PROJECT, name=project_id
     )
     with open_govern(settings) as con:
+        found = get_project(con, project_id)
         status = review_project(
             con,
             project_id,
@@ -423,6 +506,8 @@ def project_review(
             today=_today(),
         )
     console.print(f"Project {project_id}: {status.state.value} ({status.why})")
+    if found is not None:
+        _print_cohort(found.spec.cohort_spec)
 
 
 @project_app.command("countersign")

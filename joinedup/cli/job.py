@@ -23,6 +23,7 @@ from joinedup.cli.progress import progress_bar
 from joinedup.config import load_node
 from joinedup.errors import UsageError
 from joinedup.govern import LOCAL_OPERATOR_ID, Action, Resource, ResourceKind, decide
+from joinedup.govern.cohort import load_cohort_file
 from joinedup.jobs import JobRecord, JobState, find_job, read_job, run_synthetic, submit_job
 from joinedup.jobs.runner import job_folder
 from joinedup.outputs.node import release_dir
@@ -81,6 +82,15 @@ def job_run(
             dir_okay=False,
         ),
     ] = None,
+    cohort_spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--cohort-spec",
+            help="Keep only this cohort's children in the view (the project's cohort spec, "
+            "JSON or YAML), as the node will; default: every child of the twin.",
+            dir_okay=False,
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Run a job on the synthetic twin; checked outputs are written to JOBDIR/outputs."""
@@ -89,8 +99,9 @@ def job_run(
             "a job meets real data only inside the node: run it here with --synthetic, "
             "then send it with: joinedup job submit NODE JOBDIR --as YOU"
         )
+    cohort = None if cohort_spec is None else load_cohort_file(cohort_spec)
     with progress_bar(not json_output) as report:
-        record, log = run_synthetic(job_dir, data, progress=report)
+        record, log = run_synthetic(job_dir, data, progress=report, cohort=cohort)
     if not json_output:
         console.print("[dim]--- the job's own output (synthetic data) ---[/]")
         console.print(log.read_text(encoding="utf-8", errors="replace").rstrip(), markup=False)

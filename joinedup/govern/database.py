@@ -42,6 +42,9 @@ _DDL: tuple[str, ...] = (
     "ethics_reference VARCHAR, datasets VARCHAR NOT NULL, variables VARCHAR NOT NULL, "
     "cohort VARCHAR NOT NULL, setting VARCHAR NOT NULL, outputs VARCHAR NOT NULL, "
     "applied_on DATE NOT NULL, expires_on DATE NOT NULL)",
+    # cohorts pinned (canonical JSON + SHA-256); NULL for projects recorded before them
+    "ALTER TABLE govern__projects ADD COLUMN IF NOT EXISTS cohort_spec VARCHAR",
+    "ALTER TABLE govern__projects ADD COLUMN IF NOT EXISTS cohort_sha256 VARCHAR",
     "CREATE TABLE IF NOT EXISTS govern__project_reviews ("
     "project_id VARCHAR NOT NULL, reviewer_id VARCHAR NOT NULL, is_lay BOOLEAN NOT NULL, "
     "decision VARCHAR NOT NULL, conditions VARCHAR, reviewed_at TIMESTAMP NOT NULL)",

@@ -320,7 +320,17 @@ def _evaluate(
         if answer.permission is ContactPermission.NONE:
             return deny(f"identity not released: {answer.why}")
         return allow(f"identity released for contact ({answer.permission.value}): {answer.why}")
+    if action is Action.RUN_JOB and resource.kind is ResourceKind.PROJECT:
+        return allow(f"under active project {project_id}{_cohort_note(gov, project_id, today)}")
     return allow(f"under active project {project_id}")
+
+
+def _cohort_note(gov: duckdb.DuckDBPyConnection, project_id: str | None, today: date) -> str:
+    """The pinned cohort a job will see, for the audit reason."""
+    if project_id is None:
+        return ""
+    cohort = project_status(gov, project_id, today).project.spec.cohort_spec
+    return "" if cohort is None else f", cohort sha256 {cohort.sha256}"
 
 
 def _job_reader_verdict(
@@ -381,6 +391,12 @@ def _project_problem(
             return f"project {project_id} does not run jobs (its setting is {spec.setting.value})"
         if spec.setting is Setting.SYNTHETIC:
             return f"project {project_id} may use the synthetic twin only"
+    if action is Action.RUN_JOB and spec.cohort_spec is None:
+        return (
+            f"project {project_id} was approved before cohorts were pinned, so the node cannot "
+            "tell which children it may see; re-apply with a cohort spec "
+            "(joinedup project apply --cohort-spec FILE) for the DAC to approve"
+        )
     if resource.kind is ResourceKind.TABLE:
         if resource.name not in spec.datasets:
             return f"{resource.name} is not among project {project_id}'s datasets"

@@ -13,6 +13,11 @@ Safe people are checked at application and again at every access: an accredited 
 accreditation must be current, and everyone's information-governance training must be within
 ``IG_TRAINING_VALID_DAYS``.
 
+Safe data is pinned twice: the variables (the columns a job may read) and the **cohort**
+(``joinedup.govern.cohort``: the children a job's view holds), stored as canonical JSON with its
+SHA-256. A project recorded before cohorts were pinned has none (``cohort_spec`` None): it is
+refused at job time (see ``joinedup.govern.decide``) and must re-apply, never given everyone.
+
 Invariants: the application holds no row value; datasets and variables are names of secondary
 views and their columns (``view__secondary__<table>.<column>``).
 """
@@ -32,6 +37,7 @@ from enum import StrEnum
 import duckdb
 
 from joinedup.errors import UsageError
+from joinedup.govern.cohort import CohortSpec, parse_cohort_text
 from joinedup.govern.model import Actor, Role
 from joinedup.model import Purpose
 
@@ -82,7 +88,10 @@ class ProjectSpec:
     legal_basis: str  # safe project: one of LAWFUL_BASES[purpose]
     datasets: tuple[str, ...]  # safe data: secondary views
     variables: tuple[str, ...]  # safe data: minimum variables, view.column
-    cohort: str  # safe data: minimum cohort, described
+    cohort: str  # safe data: why this cohort is the minimum needed, in the applicant's words
+    # safe data: the approved cohort itself; no default, so every application states one.
+    # None only for a project recorded before cohorts were pinned (refused at job time).
+    cohort_spec: CohortSpec | None
     setting: Setting  # safe setting
     outputs: str  # safe outputs: intended outputs (each checked before release)
     expires_on: date
@@ -158,6 +167,11 @@ def _check_spec(spec: ProjectSpec, today: date) -> list[str]:
             problems.append(f"variable {variable} must be <dataset>.<column> of a named dataset")
     if not spec.variables:
         problems.append("list the minimum variables (<dataset>.<column>)")
+    if spec.cohort_spec is None:
+        problems.append(
+            "give the cohort spec (the children the project may see; "
+            '{"whole_population": true} for every child)'
+        )
     if spec.purpose is Purpose.RESEARCH and spec.setting is Setting.NODE:
         problems.append("research reaches records only through jobs or the synthetic twin")
     if spec.expires_on <= today:
@@ -192,7 +206,8 @@ def apply_project(
         spec=spec,
     )
     con.execute(
-        "INSERT INTO govern__projects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO govern__projects ({_PROJECT_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             project.project_id,
             spec.title,
@@ -210,6 +225,8 @@ def apply_project(
             spec.outputs,
             today,
             spec.expires_on,
+            None if spec.cohort_spec is None else spec.cohort_spec.canonical_json(),
+            None if spec.cohort_spec is None else spec.cohort_spec.sha256,
         ],
     )
     return project
@@ -218,13 +235,13 @@ def apply_project(
 _PROJECT_COLUMNS = (
     "project_id, title, purpose, applicant_id, members, lay_summary, public_benefit, "
     "legal_basis, ethics_reference, datasets, variables, cohort, setting, outputs, applied_on, "
-    "expires_on"
+    "expires_on, cohort_spec, cohort_sha256"
 )
 
 
 def _project(row: tuple[object, ...]) -> Project:
     (pid, title, purpose, applicant, members, lay, benefit, basis, ethics, datasets, variables,
-     cohort, setting, outputs, applied, expires) = row  # fmt: skip
+     cohort, setting, outputs, applied, expires, cohort_json, cohort_sha) = row  # fmt: skip
     assert isinstance(applied, date) and isinstance(expires, date)
     return Project(
         project_id=str(pid),
@@ -241,11 +258,24 @@ def _project(row: tuple[object, ...]) -> Project:
             datasets=tuple(json.loads(str(datasets))),
             variables=tuple(json.loads(str(variables))),
             cohort=str(cohort),
+            cohort_spec=_stored_cohort(pid, cohort_json, cohort_sha),
             setting=Setting(str(setting)),
             outputs=str(outputs),
             expires_on=expires,
         ),
     )
+
+
+def _stored_cohort(project_id: object, text: object, sha: object) -> CohortSpec | None:
+    if text is None:
+        return None  # recorded before cohorts were pinned
+    spec = parse_cohort_text(str(text), source=f"project {project_id}'s stored cohort")
+    if spec.sha256 != sha:
+        raise UsageError(
+            f"project {project_id}'s stored cohort no longer matches its approved SHA-256; "
+            "the node administrator should investigate the governance database"
+        )
+    return spec
 
 
 def get_project(con: duckdb.DuckDBPyConnection, project_id: str) -> Project | None:

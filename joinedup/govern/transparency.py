@@ -4,7 +4,8 @@ Generated from the project register, never written by hand. One entry per **appr
 approved by the DAC and countersigned by the node's controller (``ProjectState.ACTIVE``, and
 ``EXPIRED`` once its end date has passed, kept so the public record of what was done stays
 whole), with the NHS England Data Uses Register fields that apply to a node: purpose, lay
-summary, public benefit, datasets, legal basis, whether opt-outs were applied, outputs released,
+summary, public benefit, datasets, which children are included (the approved cohort in plain
+words), legal basis, whether opt-outs were applied, outputs released,
 and the dates (applied, DAC decision, countersignature, expiry). Applications still awaiting
 the DAC or the countersignature, and rejected ones, are not in it: they never had any data.
 
@@ -54,6 +55,11 @@ def build_register(con: duckdb.DuckDBPyConnection, today: date) -> dict[str, obj
                 "public_benefit": spec.public_benefit,
                 "legal_basis": spec.legal_basis,
                 "datasets": list(spec.datasets),
+                "children_included": (
+                    "not pinned: recorded before cohorts were; no job runs until it re-applies"
+                    if spec.cohort_spec is None
+                    else spec.cohort_spec.describe()
+                ),
                 "setting": spec.setting.value,
                 "opt_outs_applied": spec.purpose.opt_out_applies,
                 "conditions": list(status.conditions),

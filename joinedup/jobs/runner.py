@@ -1,20 +1,25 @@
 """The double lock, end to end: a job run on the synthetic twin, or submitted to a node.
 
-- ``run_synthetic(job_dir, twin)``: lock 1. The code runs in a separate process against a
-  project view built from the synthetic twin; its spooled outputs go through the same
+- ``run_synthetic(job_dir, twin, cohort=...)``: lock 1. The code runs in a separate process
+  against a project view built from the synthetic twin (only the project's cohort, when the
+  researcher gives its spec, so the code meets data of the shape it will meet); its spooled
+  outputs go through the same
   disclosure checks and are written to ``JOBDIR/outputs`` (synthetic data, L3).
 - ``submit_job(settings, job_dir, actor_id)``: lock 2. ``decide(actor, run_job, project, purpose)``
   (refused and audited unless the project is active and names the actor), every declared view
   and column checked against the project's approved variables (each view decided and audited),
   then a project view built from the store's ``view__secondary__*`` under
-  ``NODE/jobs/<job_id>/``, the code run in the sandbox, and its spool replayed through
-  ``OutputSession`` on the node (its ledger ``outputs.duckdb``; released files in
-  ``outputs/released/<project>/``, see ``joinedup.outputs.node``).
+  ``NODE/jobs/<job_id>/`` holding only the project's approved cohort (a project approved before
+  cohorts were pinned is refused by ``decide``, audited), the code run in the sandbox, and its
+  spool replayed through ``OutputSession`` on the node (its ledger ``outputs.duckdb``; released
+  files in ``outputs/released/<project>/``, see ``joinedup.outputs.node``).
 - ``read_job(settings, job_id)``: the job's record, with each output's current status from the
   ledger (a pending output may have been released or rejected by checkers since).
 
 A job's record (``job.json``) names states, outputs, release ids, reasons and counts; never a
-row value. The child's log (``child.log``) stays in the node for its staff.
+row value. It pins the cohort the job saw (``cohort_sha256``) and its size rounded to 5 ("<10"
+below ten: ``joinedup.govern.cohort.rounded_size``). The child's log (``child.log``) stays in
+the node for its staff.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import duckdb
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError, JoinedupError, UsageError
 from joinedup.govern import Action, Resource, ResourceKind, decide
+from joinedup.govern.cohort import CohortSpec, rounded_size
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import get_project, record_release
 from joinedup.jobs.replay import ReplayedOutput, open_project_view, replay_request
@@ -76,6 +82,8 @@ class JobRecord:
     isolated: bool | None = None
     problems: tuple[str, ...] = ()
     outputs: tuple[ReplayedOutput, ...] = field(default=())
+    cohort_sha256: str | None = None
+    cohort_size: str | None = None  # rounded (rounded_size), never an exact small count
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +98,8 @@ class JobRecord:
             "isolated": self.isolated,
             "problems": list(self.problems),
             "outputs": [o.as_dict() for o in self.outputs],
+            "cohort_sha256": self.cohort_sha256,
+            "cohort_size": self.cohort_size,
         }
 
 
@@ -120,6 +130,8 @@ def _record_from(data: dict[str, Any]) -> JobRecord:
         seconds=data.get("seconds"),
         isolated=data.get("isolated"),
         problems=tuple(data.get("problems", ())),
+        cohort_sha256=data.get("cohort_sha256"),
+        cohort_size=data.get("cohort_size"),
         outputs=tuple(
             ReplayedOutput(
                 seq=int(o["seq"]),
@@ -270,7 +282,11 @@ def _step(progress: Progress | None, description: str, done: int) -> None:
 
 
 def run_synthetic(
-    job_dir: Path, twin: Path | None = None, *, progress: Progress | None = None
+    job_dir: Path,
+    twin: Path | None = None,
+    *,
+    progress: Progress | None = None,
+    cohort: CohortSpec | None = None,
 ) -> tuple[JobRecord, Path]:
     """Lock 1: run the job on the synthetic twin; checked outputs go to ``JOBDIR/outputs``.
     Returns the record and the child's log (synthetic data: the researcher may read it)."""
@@ -289,7 +305,9 @@ def run_synthetic(
         shutil.rmtree(outputs_dir)
     view_db = workspace / "view.duckdb"
     _step(progress, "building the view from the twin", 0)
-    build_project_view(source=twin, views=spec.views, target=view_db, twin=True)
+    built = build_project_view(
+        source=twin, views=spec.views, target=view_db, twin=True, cohort=cohort
+    )
     _step(progress, "running the job (separate process)", 1)
     log = workspace / "child.log"
     result, spool = _execute(
@@ -312,6 +330,8 @@ def run_synthetic(
         reason=reason,
         seconds=result.seconds,
         isolated=result.isolated,
+        cohort_sha256=None if cohort is None else cohort.sha256,
+        cohort_size=None if built.persons is None else rounded_size(built.persons),
     )
     if state is JobState.FINISHED:
         _step(progress, "checking outputs", STEPS - 1)
@@ -391,6 +411,10 @@ def submit_job(
     if not decision.allowed:
         raise _refuse(folder, record, decision.reason)
     assert project is not None
+    cohort = project.spec.cohort_spec
+    if cohort is None:  # decide refuses these; never build a view of everyone by default
+        raise _refuse(folder, record, f"project {project_id} has no approved cohort; re-apply")
+    record = replace(record, cohort_sha256=cohort.sha256)
     approved = set(project.spec.variables)
     unapproved = [v for v in spec.variables if v not in approved]
     unapproved += [f"{v} (the view itself)" for v in spec.views if v not in project.spec.datasets]
@@ -429,12 +453,14 @@ def submit_job(
     _write_record(folder, replace(record, state=JobState.RUNNING, reason="running"))
     try:
         _step(progress, "building the project view", 1)
-        build_project_view(
+        built = build_project_view(
             source=settings.store_path,
             views=spec.views,
             target=view_db,
             config=settings.duckdb_config(),
+            cohort=cohort,
         )
+        record = replace(record, cohort_size=rounded_size(built.persons or 0))
         _step(progress, "running the job (sandboxed)", 2)
         result, spool = _execute(
             spec,

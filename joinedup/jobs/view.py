@@ -3,11 +3,15 @@
 ``build_project_view`` copies, from a source database (the node's store, or a synthetic twin),
 each view the job declared with only its declared columns plus ``person_id``. Inside a node
 the source tables are the ``view__secondary__*`` views, so children whose families opted out
-are already absent. The file is written once and then made read-only.
+are already absent. With a ``cohort`` (the project's approved ``CohortSpec``), the children in
+it are selected first (from the same secondary views, so opted-out children never enter) into
+a temporary table, and every declared view keeps only their rows: the person view and every
+event view alike. The file is written once and then made read-only.
 
 Invariants: the view holds no table, view or column the job did not declare (and the parent
 has checked against the project's approved variables); a missing view or column is a clear
-error, never a silent omission.
+error, never a silent omission; with a cohort, no row of a child outside it is in any table
+(the cohort's own temporary table is not in the file).
 """
 
 # SQL here is built from quoted identifiers checked by ``joinedup.jobs.spec``; hence S608 is off.
@@ -16,16 +20,25 @@ error, never a silent omission.
 from __future__ import annotations
 
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from joinedup.errors import UsageError
+from joinedup.govern.cohort import CohortSpec, cohort_sql
 from joinedup.research.spool import PERSON
 from joinedup.store.schema import quote_identifier
-from joinedup.store.secondary import SECONDARY_PREFIX
+from joinedup.store.secondary import SECONDARY_PREFIX, secondary_view_name
 
 SOURCE = "src"
+COHORT_TABLE = "temp.main.project_cohort"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectViewResult:
+    rows: dict[str, int]  # rows per declared view
+    persons: int | None  # children in the cohort (None when no cohort was applied)
 
 
 def _sql_string(value: str) -> str:
@@ -61,8 +74,9 @@ def build_project_view(
     target: Path,
     twin: bool = False,
     config: dict[str, str | bool | int | float | list[str]] | None = None,
-) -> dict[str, int]:
-    """Write ``target`` with the declared ``views``; returns rows per view."""
+    cohort: CohortSpec | None = None,
+) -> ProjectViewResult:
+    """Write ``target`` with the declared ``views`` (only ``cohort``'s children, if given)."""
     if target.exists():
         raise UsageError(f"{target} already exists")
     if not source.is_file():
@@ -74,6 +88,11 @@ def build_project_view(
     try:
         con.execute(f"ATTACH {_sql_string(str(source))} AS {SOURCE} (READ_ONLY)")
         present = _names_in(con)
+        persons: int | None = None
+        keep = ""
+        if cohort is not None:
+            persons = _select_cohort(con, cohort, present, twin=twin)
+            keep = f" WHERE {quote_identifier(PERSON)} IN (SELECT person_id FROM {COHORT_TABLE})"
         for view, columns in views.items():
             name = _source_name(view, present, twin=twin)
             if name is None:
@@ -90,10 +109,11 @@ def build_project_view(
             select = ", ".join(quote_identifier(c) for c in (PERSON, *columns))
             con.execute(
                 f"CREATE TABLE {quote_identifier(view)} AS SELECT {select} "
-                f"FROM {SOURCE}.{quote_identifier(name)}"
+                f"FROM {SOURCE}.{quote_identifier(name)}{keep}"
             )
             row = con.execute(f"SELECT count(*) FROM {quote_identifier(view)}").fetchone()
             counts[view] = int(row[0]) if row else 0
+        con.execute(f"DROP TABLE IF EXISTS {COHORT_TABLE}")
         con.execute(f"DETACH {SOURCE}")
         con.execute("CHECKPOINT")
     except BaseException:
@@ -102,4 +122,22 @@ def build_project_view(
         raise
     con.close()
     target.chmod(stat.S_IRUSR | stat.S_IRGRP)
-    return counts
+    return ProjectViewResult(rows=counts, persons=persons)
+
+
+def _select_cohort(
+    con: duckdb.DuckDBPyConnection, cohort: CohortSpec, present: set[str], *, twin: bool
+) -> int:
+    """Fill the temporary cohort table from the source's secondary views; its size."""
+
+    def relation(store_table: str) -> str:
+        view = secondary_view_name(store_table)
+        name = _source_name(view, present, twin=twin)
+        if name is None:
+            raise UsageError(f"the data has no view {view}, which the project's cohort reads")
+        return f"{SOURCE}.{quote_identifier(name)}"
+
+    sql, params = cohort_sql(cohort, relation)
+    con.execute(f"CREATE TEMP TABLE project_cohort AS {sql}", params)
+    row = con.execute(f"SELECT count(*) FROM {COHORT_TABLE}").fetchone()
+    return int(row[0]) if row else 0

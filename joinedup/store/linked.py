@@ -741,6 +741,18 @@ _TIMELINE_PARTS: tuple[tuple[str, str, str, str, str], ...] = (
 )
 
 
+PERSON_TABLE = "store__person"
+
+
+def event_date_columns() -> dict[str, tuple[str, ...]]:
+    """Every event table of the store and its dated columns (those the timeline reads), the
+    first being the event's own date: ``{"store__admission": ("admidate",), ...}``."""
+    found: dict[str, tuple[str, ...]] = {}
+    for table, column, *_ in _TIMELINE_PARTS:
+        found[table] = (*found.get(table, ()), column)
+    return found
+
+
 def timeline_sql(suffix: str = "") -> str:
     """``person_id, event_date, source, event_type, detail_code`` over the store tables."""
     return " UNION ALL ".join(

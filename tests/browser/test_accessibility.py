@@ -114,6 +114,7 @@ def _apply_for_a_project(page: Page, site: Site) -> str:
             "datasets": "view__secondary__store__person",
             "variables": "view__secondary__store__person.birth_month",
             "cohort": "children born 2015-2020",
+            "cohort_spec": '{"born": {"from": "2015-01", "to": "2020-12"}}',
             "setting": "jobs",
             "outputs": "rates by year of birth, checked before release",
             "expires_on": ends,

@@ -244,6 +244,7 @@ def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_pa
 
     from joinedup.govern import LOCAL_OPERATOR, Actor, Organisation, OrgKind, Role
     from joinedup.govern.actors import add_actor
+    from joinedup.govern.cohort import WHOLE_POPULATION
     from joinedup.govern.database import open_govern
     from joinedup.govern.projects import (
         ProjectSpec,
@@ -289,6 +290,7 @@ def test_an_accredited_researcher_downloads_under_a_project(built: Built, tmp_pa
         datasets=("view__secondary__person",),
         variables=("view__secondary__person.sex",),
         cohort="every child",
+        cohort_spec=WHOLE_POPULATION,
         setting=Setting.SYNTHETIC,
         outputs="none: code development only",
         expires_on=today + timedelta(days=300),

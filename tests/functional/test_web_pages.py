@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 from fastapi import FastAPI
+from markupsafe import escape
 from starlette.testclient import TestClient
 from web_node import WebNode, csrf_token, pupils, sign_in, web_node
 
@@ -231,6 +232,7 @@ def _apply(client: TestClient, title: str) -> str:
             "datasets": "view__secondary__store__person",
             "variables": "view__secondary__store__person.birth_month",
             "cohort": "children born 2015-2020",
+            "cohort_spec": '{"born": {"from": "2015-01", "to": "2020-12"}}',
             "setting": "jobs",
             "outputs": "rates by year of birth, checked before release",
             "expires_on": ends,
@@ -270,6 +272,9 @@ def test_project_application_dac_review_countersignature_and_public_register(
     assert "Active" in admin.get(project_path).text
     public = TestClient(app).get("/transparency")
     assert public.status_code == 200 and "Missed by early help" in public.text
+    # the children included, in plain words, for the DAC and the public alike
+    assert "born from January 2015 to December 2020" in public.text
+    assert "born from January 2015 to December 2020" in admin.get(project_path).text
     # a researcher may not review, a DAC member may not apply
     refused = researcher.post(
         f"{project_path}/review",
@@ -286,6 +291,44 @@ def test_an_incomplete_application_is_shown_back_with_what_is_missing(app: FastA
     )
     assert response.status_code == 400
     assert "The application was not recorded" in response.text
+
+
+@pytest.mark.parametrize(
+    ("cohort_spec", "message"),
+    [
+        ("", "the cohort is empty"),
+        ("{born: 2015}", "the cohort is not valid JSON (line 1, column 2"),
+        ('{"has_event": {"table": "nursery"}}', "cohort.has_event.table: must be one of"),
+        ('{"age": {"at": "2025-08-31", "min": 9, "max": 4}}', "cohort.age: min is above max"),
+    ],
+)
+def test_a_bad_cohort_is_shown_back_naming_the_field(
+    app: FastAPI, cohort_spec: str, message: str
+) -> None:
+    client = _client(app, "researcher")
+    ends = (datetime.now(UTC).date() + timedelta(days=700)).isoformat()
+    response = client.post(
+        "/projects/new",
+        data={
+            "csrf_token": csrf_token(client, "/projects/new"),
+            "title": "A bad cohort",
+            "purpose": "research",
+            "lay_summary": "s",
+            "public_benefit": "b",
+            "legal_basis": "6(1)(e)+9(2)(j)+s251",
+            "datasets": "view__secondary__person",
+            "variables": "view__secondary__person.sex",
+            "cohort": "some children",
+            "cohort_spec": cohort_spec,
+            "setting": "jobs",
+            "outputs": "o",
+            "expires_on": ends,
+        },
+    )
+    assert response.status_code == 400
+    assert "The application was not recorded" in response.text
+    assert str(escape(message)) in response.text
+    assert str(escape(cohort_spec)) in response.text  # kept for correcting
 
 
 def _young_patient(node: WebNode) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """A small simulated district node with actors and projects for the job tests, built once per
 test process: a researcher on an active jobs project, one who is not on it, two DAC members
-(one lay), two output checkers; plus a project the DAC has not approved."""
+(one lay), two output checkers; plus a project the DAC has not approved, an active project
+pinned to a cohort (girls with a GP event), and an active project approved before cohorts were
+pinned (its cohort cleared, as a migrated governance database holds it)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from joinedup.config import NodeSettings, load_node
 from joinedup.govern import LOCAL_OPERATOR, Actor, Organisation, OrgKind, Role
 from joinedup.govern.actors import add_actor
+from joinedup.govern.cohort import WHOLE_POPULATION, CohortSpec, parse_cohort
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import (
     ProjectSpec,
@@ -34,7 +37,12 @@ TODAY = datetime.now(UTC).date()
 PEOPLE = 600
 SEED = 11
 PERSON_VIEW = "view__secondary__person"
+EVENT_VIEW = "view__secondary__gp_event"
 APPROVED = ("sex", "imd_decile", "n_records", "birth_month")
+EVENT_APPROVED = ("event_date", "snomed_concept_id")
+COHORT = parse_cohort(
+    {"all": [{"sex": ["F"]}, {"has_event": {"table": "gp_event", "from": "2020-01-01"}}]}
+)
 
 UNI = Organisation(org_id="uni", kind=OrgKind.VCSE, name="a university")
 NODE_ORG = Organisation(org_id="node", kind=OrgKind.NODE, name="this node")
@@ -65,7 +73,7 @@ ACTORS = {
 }
 
 
-def _spec(title: str) -> ProjectSpec:
+def _spec(title: str, cohort: CohortSpec = WHOLE_POPULATION) -> ProjectSpec:
     return ProjectSpec(
         title=title,
         purpose=Purpose.RESEARCH,
@@ -73,9 +81,15 @@ def _spec(title: str) -> ProjectSpec:
         lay_summary="How do children's records differ by sex and deprivation?",
         public_benefit="Better planning of services.",
         legal_basis="6(1)(e)+9(2)(j)+s251",
-        datasets=(PERSON_VIEW,),
-        variables=tuple(f"{PERSON_VIEW}.{c}" for c in APPROVED),
-        cohort="every child in the district",
+        datasets=(PERSON_VIEW, EVENT_VIEW),
+        variables=(
+            *(f"{PERSON_VIEW}.{c}" for c in APPROVED),
+            *(f"{EVENT_VIEW}.{c}" for c in EVENT_APPROVED),
+        ),
+        cohort="every child in the district"
+        if cohort.is_whole_population
+        else "girls seen by a GP",
+        cohort_spec=cohort,
         setting=Setting.JOBS,
         outputs="counts and means by sex, checked before release",
         expires_on=TODAY + timedelta(days=180),
@@ -87,6 +101,8 @@ class JobNode:
     settings: NodeSettings
     project_id: str  # active: DAC-approved, countersigned, in date, names res-1
     unapproved_id: str  # applied only
+    cohort_id: str  # active, pinned to COHORT
+    legacy_id: str  # active, approved before cohorts were pinned (no cohort spec)
 
 
 _BUILT: dict[str, Path] = {}
@@ -113,22 +129,35 @@ def job_node(into: Path) -> JobNode:
     with open_govern(settings) as con:
         for actor in ACTORS.values():
             add_actor(con, actor)
-        active = apply_project(
-            con,
-            _spec("Records by sex"),
-            applicant=ACTORS["res-1"],
-            members=[ACTORS["res-1"]],
-            today=TODAY,
-        )
-        for reviewer in ("dac-lay", "dac-1"):
-            review_project(
+        active, cohort, legacy = (
+            apply_project(
                 con,
-                active.project_id,
-                reviewer=ACTORS[reviewer],
-                decision=Review.APPROVE,
+                _spec(title, spec_cohort),
+                applicant=ACTORS["res-1"],
+                members=[ACTORS["res-1"]],
                 today=TODAY,
             )
-        countersign_project(con, active.project_id, signer=LOCAL_OPERATOR, today=TODAY)
+            for title, spec_cohort in (
+                ("Records by sex", WHOLE_POPULATION),
+                ("Girls seen by a GP", COHORT),
+                ("Approved before cohorts", WHOLE_POPULATION),
+            )
+        )
+        for project in (active, cohort, legacy):
+            for reviewer in ("dac-lay", "dac-1"):
+                review_project(
+                    con,
+                    project.project_id,
+                    reviewer=ACTORS[reviewer],
+                    decision=Review.APPROVE,
+                    today=TODAY,
+                )
+            countersign_project(con, project.project_id, signer=LOCAL_OPERATOR, today=TODAY)
+        con.execute(
+            "UPDATE govern__projects SET cohort_spec = NULL, cohort_sha256 = NULL "
+            "WHERE project_id = ?",
+            [legacy.project_id],
+        )
         pending = apply_project(
             con,
             _spec("Not yet approved"),
@@ -137,7 +166,11 @@ def job_node(into: Path) -> JobNode:
             today=TODAY,
         )
     return JobNode(
-        settings=settings, project_id=active.project_id, unapproved_id=pending.project_id
+        settings=settings,
+        project_id=active.project_id,
+        unapproved_id=pending.project_id,
+        cohort_id=cohort.project_id,
+        legacy_id=legacy.project_id,
     )
 
 
@@ -148,11 +181,15 @@ def write_job(
     *,
     columns: tuple[str, ...] = ("sex", "n_records"),
     limits: str = "",
+    event_columns: tuple[str, ...] = (),
 ) -> Path:
-    """A job folder: job.toml declaring ``columns`` of the person view, and analysis.py."""
+    """A job folder: job.toml declaring ``columns`` of the person view (and ``event_columns``
+    of the GP event view, if any), and analysis.py."""
     folder.mkdir(parents=True, exist_ok=True)
     cols = ", ".join(f'"{c}"' for c in columns)
     toml = f'project = "{project_id}"\nentry = "analysis.py"\n\n[views]\n{PERSON_VIEW} = [{cols}]\n'
+    if event_columns:
+        toml += f"{EVENT_VIEW} = [{', '.join(f'{chr(34)}{c}{chr(34)}' for c in event_columns)}]\n"
     if limits:
         toml += f"\n[limits]\n{limits}\n"
     (folder / "job.toml").write_text(toml, encoding="utf-8")

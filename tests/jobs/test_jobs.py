@@ -11,11 +11,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from job_fixtures import PERSON_VIEW, TODAY, JobNode, write_job
+from job_fixtures import COHORT, EVENT_VIEW, PERSON_VIEW, TODAY, JobNode, write_job
 
 from joinedup.cli.main import main
 from joinedup.config import NodeSettings
 from joinedup.errors import AccessDenied, ConfigError
+from joinedup.govern.cohort import WHOLE_POPULATION, rounded_size
 from joinedup.jobs import JobState, read_job, run_synthetic, submit_job
 from joinedup.jobs import sandbox as sandbox_module
 from joinedup.outputs.node import release_dir
@@ -84,9 +85,10 @@ def test_a_table_and_a_summary_are_released_after_checks(
     assert all(c >= 10 and c % 5 == 0 for c in counts)  # threshold 10, rounded to 5
     assert (release / "results.json").is_file()  # the ACRO-format SDC record
     # the run was decided as run_job under the project, and allowed
-    assert ("res-1", "run_job", "allow", f"under active project {jnode.project_id}") in _events(
-        jnode.settings
-    )
+    # (the audit reason pins the cohort the view held: here the whole population)
+    allowed = f"under active project {jnode.project_id}, cohort sha256 {WHOLE_POPULATION.sha256}"
+    assert ("res-1", "run_job", "allow", allowed) in _events(jnode.settings)
+    assert out["cohort_sha256"] == WHOLE_POPULATION.sha256
     # the project view held only the declared columns and the person id
     job_folder = jnode.settings.root / "jobs" / out["job_id"]
     view = duckdb.connect(str(job_folder / "project.duckdb"), read_only=True)
@@ -341,6 +343,36 @@ def test_the_synthetic_run_writes_checked_outputs_to_the_job_folder(
     assert main(["job", "run", str(job)], {}) == 2  # real data only through submit
 
 
+def test_the_synthetic_run_may_take_the_projects_cohort(
+    jnode: JobNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # stand-in twin: the person and GP event tables, named as the twin names them
+    twin = tmp_path / "twin.duckdb"
+    con = duckdb.connect(str(twin))
+    con.execute(f"ATTACH '{jnode.settings.store_path}' AS s (READ_ONLY)")
+    con.execute(f"CREATE TABLE store__person AS SELECT * FROM s.{PERSON_VIEW}")
+    con.execute(f"CREATE TABLE store__gp_event AS SELECT * FROM s.{EVENT_VIEW}")
+    con.close()
+    spec_file = tmp_path / "cohort.json"
+    spec_file.write_text(COHORT.canonical_json())
+    job = write_job(tmp_path / "job", jnode.cohort_id, GIRLS_BY_SEX, columns=("sex",))
+    args = ["job", "run", str(job), "--synthetic", "--data", str(twin), "--json"]
+    assert main([*args, "--cohort-spec", str(spec_file)], {}) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["cohort_sha256"] == COHORT.sha256
+    view = duckdb.connect(str(job / ".joinedup" / "view.duckdb"), read_only=True)
+    try:
+        sexes = {
+            str(r[0]) for r in view.execute(f"SELECT DISTINCT sex FROM {PERSON_VIEW}").fetchall()
+        }
+    finally:
+        view.close()
+    assert sexes == {"F"}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"has_event": {"table": "nursery"}}')
+    assert main([*args, "--cohort-spec", str(bad)], {}) == 2
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -399,6 +431,83 @@ def test_opted_out_children_are_not_in_the_project_view(tmp_path: Path) -> None:
         view.close()
     assert ids and str(person) not in ids
     assert ids == _person_ids(fresh.settings)
+
+
+GIRLS_BY_SEX = """
+from joinedup import research
+people = research.sql("SELECT person_id, sex FROM view__secondary__person")
+research.table("cohort_by_sex", people, by=["sex"])
+"""
+
+
+def test_a_job_sees_only_its_projects_cohort(jnode: JobNode, tmp_path: Path) -> None:
+    job = write_job(
+        tmp_path / "job",
+        jnode.cohort_id,
+        GIRLS_BY_SEX,
+        columns=("sex", "birth_month"),
+        event_columns=("event_date",),
+    )
+    record = submit_job(jnode.settings, job, "res-1")
+    assert record.state is JobState.FINISHED, record.reason
+    store = duckdb.connect(str(jnode.settings.store_path), read_only=True)
+    try:  # the cohort read independently: girls with a GP event since 2020, opt-outs removed
+        expected = {
+            str(r[0])
+            for r in store.execute(
+                f"SELECT person_id FROM {PERSON_VIEW} WHERE sex = 'F' AND person_id IN "
+                f"(SELECT person_id FROM {EVENT_VIEW} WHERE event_date >= DATE '2020-01-01')"
+            ).fetchall()
+        }
+        everyone = len(_person_ids(jnode.settings))
+        their_events = store.execute(
+            f"SELECT count(*) FROM {EVENT_VIEW} WHERE person_id IN (SELECT unnest(?))",
+            [sorted(expected)],
+        ).fetchone()
+    finally:
+        store.close()
+    assert 10 < len(expected) < everyone / 2
+    folder = jnode.settings.root / "jobs" / record.job_id
+    view = duckdb.connect(str(folder / "project.duckdb"), read_only=True)
+    try:
+        tables = {
+            str(r[0]) for r in view.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        people = view.execute(f"SELECT person_id, sex FROM {PERSON_VIEW}").fetchall()
+        event_people = {
+            str(r[0])
+            for r in view.execute(f"SELECT DISTINCT person_id FROM {EVENT_VIEW}").fetchall()
+        }
+        event_rows = view.execute(f"SELECT count(*) FROM {EVENT_VIEW}").fetchone()
+    finally:
+        view.close()
+    assert tables == {PERSON_VIEW, EVENT_VIEW}  # the cohort's own table is not in the file
+    assert {str(p) for p, _ in people} == expected
+    assert {s for _, s in people} == {"F"}
+    assert event_people <= expected
+    # the cohort selects children, not events: each child keeps all of their GP events
+    assert event_rows == their_events
+    stored = json.loads((folder / "job.json").read_text())
+    assert stored["cohort_sha256"] == COHORT.sha256
+    assert stored["cohort_size"] == rounded_size(len(expected))
+    assert str(len(expected)) not in stored["cohort_size"] or len(expected) % 5 == 0
+    reason = f"under active project {jnode.cohort_id}, cohort sha256 {COHORT.sha256}"
+    assert ("res-1", "run_job", "allow", reason) in _events(jnode.settings)
+
+
+def test_a_project_approved_before_cohorts_is_refused_and_audited(
+    jnode: JobNode, tmp_path: Path
+) -> None:
+    job = write_job(tmp_path / "job", jnode.legacy_id, TABLE_AND_SUMMARY)
+    before = len(_events(jnode.settings))
+    with pytest.raises(AccessDenied, match="re-apply with a cohort spec") as exc:
+        submit_job(jnode.settings, job, "res-1")
+    events = _events(jnode.settings)[before:]
+    assert [e[:3] for e in events] == [("res-1", "run_job", "deny")]
+    assert "approved before cohorts were pinned" in events[0][3]
+    job_id = str(exc.value).rsplit("job ", 1)[1].split(" ")[0]
+    assert read_job(jnode.settings, job_id).state is JobState.REFUSED
+    assert not (jnode.settings.root / "jobs" / job_id / "project.duckdb").exists()
 
 
 def test_status_of_an_unknown_job_says_so(jnode: JobNode) -> None:

@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import UsageError
 from joinedup.govern import Action, ResourceKind, Role
+from joinedup.govern.cohort import parse_cohort_text
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import (
     LAWFUL_BASES,
@@ -125,6 +126,7 @@ async def apply(request: Request, granted: ApplyPage) -> Response:
             datasets=_lines(values.get("datasets")),
             variables=_lines(values.get("variables")),
             cohort=values.get("cohort", "").strip(),
+            cohort_spec=parse_cohort_text(values.get("cohort_spec", ""), source="the cohort"),
             setting=Setting(values.get("setting", "jobs")),
             outputs=values.get("outputs", "").strip(),
             expires_on=date.fromisoformat(values.get("expires_on", "").strip()),

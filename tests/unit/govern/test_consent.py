@@ -24,6 +24,7 @@ from joinedup.govern import (
     decide,
 )
 from joinedup.govern.actors import add_actor
+from joinedup.govern.cohort import WHOLE_POPULATION
 from joinedup.govern.consent import (
     ConsentLevel,
     ConsentRecord,
@@ -200,6 +201,7 @@ def contact_project(district: NodeSettings) -> Project:
         datasets=(DATASET,),
         variables=(f"{DATASET}.sex",),
         cohort="families who consented to contact",
+        cohort_spec=WHOLE_POPULATION,
         setting=Setting.JOBS,
         outputs="themes from interviews",
         expires_on=TODAY + timedelta(days=365),

@@ -24,6 +24,7 @@ from joinedup.govern import (
     decide,
 )
 from joinedup.govern.actors import add_actor
+from joinedup.govern.cohort import WHOLE_POPULATION
 from joinedup.govern.database import open_govern
 from joinedup.govern.policy import MATRIX, Verdict
 from joinedup.govern.projects import (
@@ -79,6 +80,7 @@ SPEC = ProjectSpec(
     datasets=(DATASET,),
     variables=(f"{DATASET}.sex", f"{DATASET}.birth_month"),
     cohort="children born 2015-2020",
+    cohort_spec=WHOLE_POPULATION,
     setting=Setting.JOBS,
     outputs="odds ratios by sex, checked before release",
     expires_on=TODAY + timedelta(days=365),
@@ -375,11 +377,16 @@ def test_intended_outputs_and_minimum_data_are_stated_from_the_outset(
     lifecycle_node: NodeSettings,
 ) -> None:
     # safe outputs and safe data are part of the application, not settled later
-    bare = replace(SPEC, outputs="  ", variables=(), cohort="")
+    bare = replace(SPEC, outputs="  ", variables=(), cohort="", cohort_spec=None)
     with pytest.raises(UsageError) as caught:
         _apply(lifecycle_node, bare)
     text = str(caught.value)
-    for expected in ("outputs is empty", "list the minimum variables", "cohort is empty"):
+    for expected in (
+        "outputs is empty",
+        "list the minimum variables",
+        "cohort is empty",
+        "give the cohort spec",  # the cohort itself, pinned: no default of everyone
+    ):
         assert expected in text
     with open_govern(lifecycle_node) as con:
         assert con.execute(

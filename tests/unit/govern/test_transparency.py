@@ -14,6 +14,7 @@ from govern_fixtures import TODAY
 from joinedup.cli.main import main
 from joinedup.govern import LOCAL_OPERATOR, Action, Actor, Organisation, OrgKind, Role
 from joinedup.govern.actors import add_actor
+from joinedup.govern.cohort import WHOLE_POPULATION
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import (
     ProjectSpec,
@@ -51,6 +52,7 @@ SPEC = ProjectSpec(
     datasets=(DATASET,),
     variables=(f"{DATASET}.ncyear",),
     cohort="pupils on roll",
+    cohort_spec=WHOLE_POPULATION,
     setting=Setting.NODE,
     outputs="counts by year group, rounded",
     expires_on=TODAY + timedelta(days=365),
