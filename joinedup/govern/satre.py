@@ -609,7 +609,8 @@ SATRE_EVIDENCE: tuple[SatreEvidence, ...] = (
         "3.3.03",
         _MET,
         "An application must state its intended outputs, minimum variables and cohort before"
-        " review; an application without them is refused and not recorded.",
+        " review; an application without them is refused and not recorded. The cohort is a"
+        " validated spec pinned by SHA-256, and a job's project view holds only those children.",
         _PROJ + "test_intended_outputs_and_minimum_data_are_stated_from_the_outset",
     ),
     _e(
