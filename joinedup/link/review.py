@@ -455,13 +455,18 @@ def compare_item(
     reviewer = _check_reviewer(reviewer)
     item, a, b = _read_item(settings, item_id)
     _log(settings, reviewer, "compare", item, None)
-    same_person = a.person_id is not None and a.person_id == b.person_id
+    if a.person_id is None or b.person_id is None:
+        shown, agreement = "a record is not in the index (reloaded since)", "stale"
+    elif a.person_id == b.person_id:
+        shown, agreement = "one person", "same"
+    else:
+        shown, agreement = "two persons", "differs"
     person = FieldComparison(
         name="person in the index",
-        shown_a="one person" if same_person else "two persons",
-        shown_b="one person" if same_person else "two persons",
-        agreement="same" if same_person else "differs",
-        differs=not same_person,
+        shown_a=shown,
+        shown_b=shown,
+        agreement=agreement,
+        differs=agreement != "same",
     )
     return item, (*compare_records(a, b), person)
 
