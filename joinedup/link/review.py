@@ -127,7 +127,7 @@ class ReviewItem:
     match_probability: float | None
     detail: str | None
     decision: str | None  # the latest decision, if any
-    state: ItemState | None = None  # set by ``list_items_by_state``
+    state: ItemState | None = None  # set by ``read_review_queue`` and ``compare_item``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -335,7 +335,11 @@ def _find(con: duckdb.DuckDBPyConnection, item_id: str) -> ReviewItem:
 def _read_item(settings: NodeSettings, item_id: str) -> tuple[ReviewItem, RecordView, RecordView]:
     columns = ", ".join(f"CAST(v.{c} AS VARCHAR)" for c in SHOWN_FIELDS)
     with _store(settings, write=False) as con:
-        item = _find(con, item_id)
+        found = con.execute(_STATE_SQL + "SELECT * FROM items WHERE item_id = ?", [item_id])
+        row = found.fetchone()
+        if row is None:
+            raise UsageError(f"no review item {item_id}; list them with: joinedup link review NODE")
+        item = _state_item(row)
         views = []
         for key in (item.record_key_a, item.record_key_b):
             row = con.execute(
@@ -486,62 +490,62 @@ _STATE_SQL = (
 )
 
 
-def review_counts(node: NodeSettings | Path | str) -> dict[ItemState, int]:
-    """How many queued items are in each state (every state present, zero or not)."""
-    settings = node if isinstance(node, NodeSettings) else load_node(node)
-    with _store(settings, write=False) as con:
-        rows = con.execute(_STATE_SQL + "SELECT state, count(*) FROM items GROUP BY ALL").fetchall()
-    found = {str(state): int(count) for state, count in rows}
-    return {state: found.get(state.value, 0) for state in ItemState}
+def _state_item(r: Sequence[object]) -> ReviewItem:
+    return ReviewItem(
+        item_id=str(r[0]),
+        kind=str(r[1]),
+        stage=str(r[2]),
+        rule=None if r[3] is None else str(r[3]),
+        record_key_a=str(r[4]),
+        record_key_b=str(r[5]),
+        match_probability=None if r[6] is None else float(str(r[6])),
+        detail=None if r[7] is None else str(r[7]),
+        decision=None if r[8] is None else str(r[8]),
+        state=ItemState(str(r[9])),
+    )
 
 
-def list_items_by_state(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewQueue:
+    """One page of the queue: the counts by state (every state, zero or not), the items of
+    the page with their states, and how many items the chosen state holds in all."""
+
+    counts: dict[ItemState, int]
+    items: tuple[ReviewItem, ...]
+    total: int
+
+
+def read_review_queue(
     node: NodeSettings | Path | str,
     state: ItemState | None = None,
     *,
     offset: int = 0,
     limit: int = 50,
-) -> tuple[list[ReviewItem], int]:
-    """One page of queued items (all states, or one) with each item's state, and how many
-    there are in all; ordered as ``list_items`` orders them."""
+) -> ReviewQueue:
+    """Counts by state and one page of items (all states, or one), ordered as ``list_items``
+    orders them, from one read of the store."""
     settings = node if isinstance(node, NodeSettings) else load_node(node)
     where, params = ("", []) if state is None else ("WHERE state = ? ", [state.value])
     with _store(settings, write=False) as con:
-        total = con.execute(_STATE_SQL + "SELECT count(*) FROM items " + where, params).fetchone()
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE review_items AS " + _STATE_SQL + "SELECT * FROM items"
+        )
+        by_state = con.execute("SELECT state, count(*) FROM review_items GROUP BY ALL")
+        found = dict(by_state.fetchall())
         rows = con.execute(
-            _STATE_SQL
-            + "SELECT * FROM items "
+            "SELECT * FROM review_items "
             + where
             + "ORDER BY match_probability DESC NULLS LAST, kind, item_id LIMIT ? OFFSET ?",
             [*params, max(1, limit), max(0, offset)],
         ).fetchall()
-    items = [
-        ReviewItem(
-            item_id=str(r[0]),
-            kind=str(r[1]),
-            stage=str(r[2]),
-            rule=None if r[3] is None else str(r[3]),
-            record_key_a=str(r[4]),
-            record_key_b=str(r[5]),
-            match_probability=None if r[6] is None else float(str(r[6])),
-            detail=None if r[7] is None else str(r[7]),
-            decision=None if r[8] is None else str(r[8]),
-            state=ItemState(str(r[9])),
-        )
-        for r in rows
-    ]
-    return items, 0 if total is None else int(total[0])
+    counts = {s: int(found.get(s.value, 0)) for s in ItemState}
+    total = sum(counts.values()) if state is None else counts[state]
+    return ReviewQueue(counts=counts, items=tuple(_state_item(r) for r in rows), total=total)
 
 
-def item_state(node: NodeSettings | Path | str, item_id: str) -> ItemState:
-    """One item's state (UsageError if there is no such item)."""
-    settings = node if isinstance(node, NodeSettings) else load_node(node)
-    with _store(settings, write=False) as con:
-        row = con.execute(_STATE_SQL + "SELECT state FROM items WHERE item_id = ?", [item_id])
-        found = row.fetchone()
-    if found is None:
-        raise UsageError(f"no review item {item_id}; list them with: joinedup link review NODE")
-    return ItemState(str(found[0]))
+def review_counts(node: NodeSettings | Path | str) -> dict[ItemState, int]:
+    """How many queued items are in each state (every state present, zero or not)."""
+    return read_review_queue(node, limit=1).counts
 
 
 def check_note(note: str | None) -> str | None:

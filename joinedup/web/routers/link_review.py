@@ -32,10 +32,8 @@ from joinedup.link.review import (
     ItemState,
     compare_item,
     decide_item,
-    item_state,
-    list_items_by_state,
     queue_index_items,
-    review_counts,
+    read_review_queue,
 )
 from joinedup.web.governance import Granted, Requirement, require
 from joinedup.web.pages import PageLink, render_granted
@@ -87,18 +85,18 @@ async def queue(
     node = request.app.state.settings.node
     chosen = _state(state)
     page = max(1, page)
-    counts = await run_in_threadpool(review_counts, node)
-    items, total = await run_in_threadpool(
-        partial(list_items_by_state, node, chosen, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    queue = await run_in_threadpool(
+        partial(read_review_queue, node, chosen, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     )
+    total = queue.total
     pages = max(1, -(-total // PAGE_SIZE))
     return render_granted(
         request,
         granted,
         "link_review.html",
         {
-            "counts": counts,
-            "items": items,
+            "counts": queue.counts,
+            "items": queue.items,
             "state": "all" if chosen is None else chosen.value,
             "page": page,
             "pages": pages,
@@ -123,7 +121,7 @@ def _item_context(
     return {
         "item": item,
         "fields": fields,
-        "state": item_state(node, item_id),
+        "state": item.state,
         "decisions": DECISIONS,
         "max_note": MAX_NOTE_LENGTH,
         "note": "",
