@@ -216,12 +216,13 @@ def demo_command(
 ) -> None:
     """Simulate a district, build a node from it, seed demo logins, and serve the web app."""
     from joinedup.web import AccountStore, web_settings_for
-    from joinedup.web.demo_accounts import seed_demo_accounts
+    from joinedup.web.demo_accounts import seed_demo_accounts, seed_demo_review_queues
 
     with progress_bar(not json_output) as progress:
         result = run_demo(folder, people=people, seed=seed, progress=progress)
     web = web_settings_for(load_node(result.folder / "node"))
     logins = seed_demo_accounts(AccountStore(web.database_path), web.node)
+    seed_demo_review_queues(web.node)
     url = f"http://{host}:{port}/"
     if json_output:
         report = result.as_dict() | {

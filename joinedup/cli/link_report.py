@@ -29,8 +29,10 @@ from joinedup.link.review import (
     Decision,
     ReviewItem,
     decide_item,
+    differing_fields,
     list_items,
     queue_index_items,
+    review_counts,
     review_summary,
     show_item,
 )
@@ -152,9 +154,10 @@ def _show(node: Path, item_id: str, reviewer: str) -> None:
     table.add_column(f"record a {a.record_key[:12]}")
     table.add_column(f"record b {b.record_key[:12]}")
     b_values = dict(b.values)
+    differ = differing_fields(a, b)
     for name, value in a.values:
         other = b_values.get(name, "")
-        mark = "" if value == other else " [yellow]≠[/]"
+        mark = " [yellow]≠[/]" if name in differ else ""
         table.add_row(name, value, other + mark)
     table.add_row("person", (a.person_id or "")[:12], (b.person_id or "")[:12])
     console.print(table)
@@ -182,6 +185,14 @@ def review_command(
         list[str] | None,
         typer.Option("--show", help="Show the two records of this item side by side (repeatable)."),
     ] = None,
+    note: Annotated[
+        str | None,
+        typer.Option(
+            "--note",
+            help="A note kept with each --decide decision (in the vault's review log, never in "
+            "the store).",
+        ),
+    ] = None,
     list_only: Annotated[
         bool, typer.Option("--list", help="Queue new items, list the open ones and stop.")
     ] = False,
@@ -202,7 +213,7 @@ def review_command(
     decisions = _parse_decisions(decide or [])
     decided = []
     for item_id, decision in decisions:
-        decided.append(decide_item(settings, item_id, decision, reviewer=reviewer))
+        decided.append(decide_item(settings, item_id, decision, reviewer=reviewer, note=note))
     for item_id in show or []:
         _show(settings.root, item_id, reviewer)
     if json_output:
@@ -223,6 +234,7 @@ def review_command(
                         for i in list_items(settings)
                     ],
                     "summary": review_summary(settings),
+                    "states": {k.value: v for k, v in review_counts(settings).items()},
                 }
             )
         )

@@ -3,8 +3,9 @@
 Outputs that need people (free text, files, and refused outputs whose requester asked for an
 exception) wait in the node's review queue. Each vote is decided by ``govern.decide`` as the
 ``--as`` actor (action ``review_output``: the ``output_checker`` role); the queue itself refuses
-self-review and a second vote by the same checker; two approvals release the output into
-``outputs/released/<project>/`` with its ACRO-format record.
+self-review and a second vote by the same checker (each refusal audited with its rule,
+``output-review:self-review`` or ``output-review:second-vote``); two approvals release the
+output into ``outputs/released/<project>/`` with its ACRO-format record.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -21,11 +21,9 @@ from rich.table import Table
 from joinedup.cli.gate import authorise
 from joinedup.cli.options import AsActorOpt, JsonOpt, NodeArg
 from joinedup.config import load_node
-from joinedup.errors import UsageError
-from joinedup.govern import LOCAL_OPERATOR_ID, Action, ResourceKind
+from joinedup.govern import LOCAL_OPERATOR_ID, Action, Refusal, Resource, ResourceKind, decide
 from joinedup.outputs import review
-from joinedup.outputs.node import ledger_path, open_output_session, project_of
-from joinedup.outputs.session import attach_ledger
+from joinedup.outputs.node import open_ledger, vote_on_output
 
 console = Console()
 app = typer.Typer(help="The output-review queue (two independent checkers).", no_args_is_help=True)
@@ -48,12 +46,8 @@ def output_review(
     """List the outputs waiting for output checkers."""
     settings = load_node(node)
     authorise(settings, as_actor, Action.REVIEW_OUTPUT, kind=ResourceKind.OUTPUT, name="queue")
-    con = duckdb.connect()
-    try:
-        attach_ledger(con, ledger_path(settings))
+    with open_ledger(settings) as con:
         items = review.list_queue(con, pending_only=not all_items)
-    finally:
-        con.close()
     rows = [
         {
             "release_id": i.release_id,
@@ -79,18 +73,21 @@ def output_review(
 def _vote(node: Path, release_id: str, as_actor: str, approve: bool, comment: str) -> None:
     settings = load_node(node)
     authorise(settings, as_actor, Action.REVIEW_OUTPUT, kind=ResourceKind.OUTPUT, name=release_id)
-    con = duckdb.connect()
     try:
-        attach_ledger(con, ledger_path(settings))
-        project = project_of(con, release_id)
-        if project is None:
-            raise UsageError(
-                f"no output {release_id!r} on this node (see `joinedup output review`)"
-            )
-        session = open_output_session(settings, con, project_id=project, actor=as_actor)
-        item = session.vote(release_id, checker=as_actor, approve=approve, comment=comment)
-    finally:
-        con.close()
+        item = vote_on_output(
+            settings, release_id, checker=as_actor, approve=approve, comment=comment
+        )
+    except review.VoteRefused as refused:
+        # the queue's own refusal (self-review, a second vote) is recorded as a denial too
+        decide(
+            node=settings,
+            actor=as_actor,
+            action=Action.REVIEW_OUTPUT,
+            resource=Resource(kind=ResourceKind.OUTPUT, name=release_id),
+            purpose=None,
+            refusal=Refusal(rule=refused.rule, reason=refused.reason),
+        )
+        raise
     console.print(
         f"{release_id}: {item.state.value} ({len(item.approvals)} of "
         f"{review.APPROVALS_NEEDED} approvals)"

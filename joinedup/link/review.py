@@ -63,6 +63,10 @@ LOG_DDL = (
     "item_id VARCHAR NOT NULL, record_key_a VARCHAR NOT NULL, record_key_b VARCHAR NOT NULL, "
     "decision VARCHAR)"
 )
+# A reviewer's note is free text that may name a child, so it lives in the vault's log, never in
+# the store; logs written before notes existed gain the column here.
+LOG_NOTE_MIGRATION = "ALTER TABLE vault__review_log ADD COLUMN IF NOT EXISTS note VARCHAR"
+MAX_NOTE_LENGTH = 1000
 # What a reviewer sees of each record, side by side (vault__identities columns).
 SHOWN_FIELDS: tuple[str, ...] = (
     "source",
@@ -93,6 +97,15 @@ class Decision(StrEnum):
     UNSURE = "unsure"
 
 
+class ItemState(StrEnum):
+    """Where an item stands against the person index of the latest refresh."""
+
+    OPEN = "open"  # undecided, or decided unsure
+    DECIDED = "decided"  # match or non-match, not yet in the index (applies on the next refresh)
+    APPLIED = "applied"  # the index agrees with the decision
+    STALE = "stale"  # a record of the pair is no longer in the index (it was reloaded)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReviewPair:
     """A pair a stage proposes for review, with its match probability when it has one."""
@@ -114,6 +127,7 @@ class ReviewItem:
     match_probability: float | None
     detail: str | None
     decision: str | None  # the latest decision, if any
+    state: ItemState | None = None  # set by ``read_review_queue`` and ``compare_item``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,12 +294,15 @@ def _log(
     action: str,
     item: ReviewItem,
     decision: str | None,
+    note: str | None = None,
 ) -> None:
     con = duckdb.connect(str(node.vault_path))
     try:
         con.execute(LOG_DDL)
+        con.execute(LOG_NOTE_MIGRATION)
         con.execute(
-            "INSERT INTO vault__review_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO vault__review_log (logged_at, reviewer, action, item_id, record_key_a, "
+            "record_key_b, decision, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 datetime.now(UTC).replace(tzinfo=None),
                 reviewer,
@@ -294,6 +311,7 @@ def _log(
                 item.record_key_a,
                 item.record_key_b,
                 decision,
+                note,
             ],
         )
     finally:
@@ -314,15 +332,14 @@ def _find(con: duckdb.DuckDBPyConnection, item_id: str) -> ReviewItem:
     return _item(row)
 
 
-def show_item(
-    node: NodeSettings | Path | str, item_id: str, *, reviewer: str
-) -> tuple[ReviewItem, RecordView, RecordView]:
-    """The two records of an item as the vault holds them; the view is logged in the vault."""
-    settings = node if isinstance(node, NodeSettings) else load_node(node)
-    reviewer = _check_reviewer(reviewer)
+def _read_item(settings: NodeSettings, item_id: str) -> tuple[ReviewItem, RecordView, RecordView]:
     columns = ", ".join(f"CAST(v.{c} AS VARCHAR)" for c in SHOWN_FIELDS)
     with _store(settings, write=False) as con:
-        item = _find(con, item_id)
+        found = con.execute(_STATE_SQL + "SELECT * FROM items WHERE item_id = ?", [item_id])
+        row = found.fetchone()
+        if row is None:
+            raise UsageError(f"no review item {item_id}; list them with: joinedup link review NODE")
+        item = _state_item(row)
         views = []
         for key in (item.record_key_a, item.record_key_b):
             row = con.execute(
@@ -339,16 +356,218 @@ def show_item(
                     for name, v in zip(SHOWN_FIELDS, row[1:], strict=True)
                 )
             views.append(RecordView(record_key=key, person_id=person, values=values))
-    _log(settings, reviewer, "view", item, None)
     return item, views[0], views[1]
 
 
-def decide_item(
-    node: NodeSettings | Path | str, item_id: str, decision: Decision | str, *, reviewer: str
-) -> ReviewItem:
-    """Record a decision on an item (store: the decision; vault log: who and when)."""
+def show_item(
+    node: NodeSettings | Path | str, item_id: str, *, reviewer: str
+) -> tuple[ReviewItem, RecordView, RecordView]:
+    """The two records of an item as the vault holds them; the view is logged in the vault."""
     settings = node if isinstance(node, NodeSettings) else load_node(node)
     reviewer = _check_reviewer(reviewer)
+    item, a, b = _read_item(settings, item_id)
+    _log(settings, reviewer, "view", item, None)
+    return item, a, b
+
+
+def differing_fields(a: RecordView, b: RecordView) -> frozenset[str]:
+    """The shown fields whose values differ between the two records (the CLI marks them ≠,
+    the web page highlights them)."""
+    b_values = dict(b.values)
+    return frozenset(name for name, value in a.values if value != b_values.get(name, ""))
+
+
+# Fields shown as they are on the de-identified comparison (the store holds them too); month
+# of birth and the postcode's outward code are coarsened as the store coarsens them; every other
+# field (names, NHS number, UPN, local id, address) is never shown, only compared.
+PLAIN_FIELDS = frozenset({"source", "table_name", "sex"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldComparison:
+    """One field of a pair, de-identified: what may be shown of each record, and how they
+    compare (``same``, ``differs by N characters``, ``missing in b`` ...)."""
+
+    name: str
+    shown_a: str
+    shown_b: str
+    agreement: str
+    differs: bool
+
+
+def _edit_distance(x: str, y: str) -> int:
+    previous = list(range(len(y) + 1))
+    for i, cx in enumerate(x, start=1):
+        current = [i]
+        for j, cy in enumerate(y, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (cx != cy)))
+        previous = current
+    return previous[-1]
+
+
+def _deidentified(name: str, value: str) -> str:
+    if not value:
+        return "missing"
+    if name in PLAIN_FIELDS:
+        return value
+    if name == "date_of_birth":
+        return value[:7]  # month of birth, as the store holds it
+    if name == "postcode":
+        return value.split()[0] if " " in value else value[:-3] or value
+    return "present"
+
+
+def _agreement(a: str, b: str) -> str:
+    if not a and not b:
+        return "both missing"
+    if not a or not b:
+        return "missing in a" if not a else "missing in b"
+    if a == b:
+        return "same"
+    if a.casefold() == b.casefold():
+        return "same apart from case"
+    distance = _edit_distance(a.casefold(), b.casefold())
+    if distance <= 2:
+        return f"differs by {distance} character{'s' if distance > 1 else ''}"
+    return "differs"
+
+
+def compare_records(a: RecordView, b: RecordView) -> tuple[FieldComparison, ...]:
+    """The pair field by field, de-identified: no name, number or address is in the result."""
+    b_values = dict(b.values)
+    out = []
+    for name, value in a.values:
+        other = b_values.get(name, "")
+        out.append(
+            FieldComparison(
+                name=name,
+                shown_a=_deidentified(name, value),
+                shown_b=_deidentified(name, other),
+                agreement=_agreement(value, other),
+                differs=value != other,
+            )
+        )
+    return tuple(out)
+
+
+def compare_item(
+    node: NodeSettings | Path | str, item_id: str, *, reviewer: str
+) -> tuple[ReviewItem, tuple[FieldComparison, ...]]:
+    """An item's two records compared field by field, de-identified (for the web page); the
+    vault is read on the reviewer's behalf, so the comparison is logged (action ``compare``)."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    reviewer = _check_reviewer(reviewer)
+    item, a, b = _read_item(settings, item_id)
+    _log(settings, reviewer, "compare", item, None)
+    if a.person_id is None or b.person_id is None:
+        shown, agreement = "a record is not in the index (reloaded since)", "stale"
+    elif a.person_id == b.person_id:
+        shown, agreement = "one person", "same"
+    else:
+        shown, agreement = "two persons", "differs"
+    person = FieldComparison(
+        name="person in the index",
+        shown_a=shown,
+        shown_b=shown,
+        agreement=agreement,
+        differs=agreement != "same",
+    )
+    return item, (*compare_records(a, b), person)
+
+
+_STATE_SQL = (
+    "WITH latest AS (SELECT item_id, arg_max(decision, decided_at) AS decision "
+    "  FROM link__review_decisions GROUP BY item_id), "
+    "items AS (SELECT q.item_id, q.kind, q.stage, q.rule, q.record_key_a, q.record_key_b, "
+    "  q.match_probability, q.detail, l.decision, "
+    "  CASE WHEN pa.person_id IS NULL OR pb.person_id IS NULL THEN 'stale' "
+    "  WHEN l.decision IS NULL OR l.decision = 'unsure' THEN 'open' "
+    "  WHEN (l.decision = 'match') = (pa.person_id = pb.person_id) THEN 'applied' "
+    "  ELSE 'decided' END AS state "
+    "  FROM link__review_queue q LEFT JOIN latest l USING (item_id) "
+    "  LEFT JOIN link__record_person pa ON pa.record_key = q.record_key_a "
+    "  LEFT JOIN link__record_person pb ON pb.record_key = q.record_key_b) "
+)
+
+
+def _state_item(r: Sequence[object]) -> ReviewItem:
+    return ReviewItem(
+        item_id=str(r[0]),
+        kind=str(r[1]),
+        stage=str(r[2]),
+        rule=None if r[3] is None else str(r[3]),
+        record_key_a=str(r[4]),
+        record_key_b=str(r[5]),
+        match_probability=None if r[6] is None else float(str(r[6])),
+        detail=None if r[7] is None else str(r[7]),
+        decision=None if r[8] is None else str(r[8]),
+        state=ItemState(str(r[9])),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewQueue:
+    """One page of the queue: the counts by state (every state, zero or not), the items of
+    the page with their states, and how many items the chosen state holds in all."""
+
+    counts: dict[ItemState, int]
+    items: tuple[ReviewItem, ...]
+    total: int
+
+
+def read_review_queue(
+    node: NodeSettings | Path | str,
+    state: ItemState | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+) -> ReviewQueue:
+    """Counts by state and one page of items (all states, or one), ordered as ``list_items``
+    orders them, from one read of the store."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    where, params = ("", []) if state is None else ("WHERE state = ? ", [state.value])
+    with _store(settings, write=False) as con:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE review_items AS " + _STATE_SQL + "SELECT * FROM items"
+        )
+        by_state = con.execute("SELECT state, count(*) FROM review_items GROUP BY ALL")
+        found = dict(by_state.fetchall())
+        rows = con.execute(
+            "SELECT * FROM review_items "
+            + where
+            + "ORDER BY match_probability DESC NULLS LAST, kind, item_id LIMIT ? OFFSET ?",
+            [*params, max(1, limit), max(0, offset)],
+        ).fetchall()
+    counts = {s: int(found.get(s.value, 0)) for s in ItemState}
+    total = sum(counts.values()) if state is None else counts[state]
+    return ReviewQueue(counts=counts, items=tuple(_state_item(r) for r in rows), total=total)
+
+
+def review_counts(node: NodeSettings | Path | str) -> dict[ItemState, int]:
+    """How many queued items are in each state (every state present, zero or not)."""
+    return read_review_queue(node, limit=1).counts
+
+
+def check_note(note: str | None) -> str | None:
+    """A reviewer's note, trimmed (None when blank); UsageError when too long."""
+    text = (note or "").strip()
+    if len(text) > MAX_NOTE_LENGTH:
+        raise UsageError(f"a note is at most {MAX_NOTE_LENGTH} characters; it has {len(text)}")
+    return text or None
+
+
+def decide_item(
+    node: NodeSettings | Path | str,
+    item_id: str,
+    decision: Decision | str,
+    *,
+    reviewer: str,
+    note: str | None = None,
+) -> ReviewItem:
+    """Record a decision on an item (store: the decision; vault log: who, when and the note)."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    reviewer = _check_reviewer(reviewer)
+    note = check_note(note)
     try:
         decided = Decision(decision)
     except ValueError:
@@ -365,7 +584,7 @@ def decide_item(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-    _log(settings, reviewer, "decide", item, decided.value)
+    _log(settings, reviewer, "decide", item, decided.value, note)
     return ReviewItem(
         item_id=item.item_id,
         kind=item.kind,

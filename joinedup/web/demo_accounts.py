@@ -3,7 +3,10 @@
 Used only by ``joinedup demo`` and the tests. Each actor is tied to a real organisation of the
 demo node's store, so each role has something real to see: the teacher to the school with most
 pupils on roll, the health visitor to the GP practice with most registered children, the social
-worker to the local authority's children's social care team.
+worker to the local authority's children's social care team. Two output checkers let a demo
+user see the output-review queue's two-checker rule, and ``seed_demo_review_queues`` gives both
+review queues something to review: the person index's own doubtful pairs, and one free-text
+finding the analyst asks to release.
 
 Invariants: the username is the actor id; passwords are random unless given, printed once by
 the demo and kept only as argon2 hashes; an existing actor or account is never replaced.
@@ -22,7 +25,16 @@ from joinedup.govern import Actor, Organisation, OrgKind, Role
 from joinedup.govern.actors import add_actor
 from joinedup.govern.database import open_govern
 from joinedup.govern.model import NODE_ORG, PUBLIC_ORG
+from joinedup.link.review import queue_index_items
+from joinedup.outputs.node import open_ledger, open_output_session
+from joinedup.outputs.review import list_queue
 from joinedup.web.auth import AccountCreate, AccountStore
+
+DEMO_PROJECT = "DEMO"
+DEMO_FINDING = (
+    "Early help reached more families in the districts where health visitors and schools "
+    "shared a named contact; the effect was largest in the first year of school."
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +114,10 @@ def demo_actors(node: NodeSettings) -> list[Actor]:
               org=NODE_ORG, is_lay=True),
         Actor(actor_id="administrator", display_name="Ada Adams", role=Role.NODE_ADMIN,
               org=NODE_ORG, ig_training_on=trained),
+        Actor(actor_id="output-checker", display_name="Olu Okafor", role=Role.OUTPUT_CHECKER,
+              org=NODE_ORG, ig_training_on=trained),
+        Actor(actor_id="second-checker", display_name="Priya Patel", role=Role.OUTPUT_CHECKER,
+              org=NODE_ORG, ig_training_on=trained),
         Actor(actor_id="parent", display_name="Chris Clarke", role=Role.CITIZEN, org=PUBLIC_ORG),
     ]  # fmt: skip
 
@@ -128,3 +144,23 @@ def seed_demo_accounts(
             )
         )
     return logins
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoQueues:
+    """What ``seed_demo_review_queues`` put in the two review queues."""
+
+    link_items: int
+    outputs: int
+
+
+def seed_demo_review_queues(node: NodeSettings) -> DemoQueues:
+    """Queue the index's doubtful pairs for clerical review, and one free-text finding by the
+    analyst for the output checkers (once: a second run adds no second finding)."""
+    link_items = queue_index_items(node)
+    with open_ledger(node) as con:
+        if any(i.project_id == DEMO_PROJECT for i in list_queue(con, pending_only=False)):
+            return DemoQueues(link_items=link_items, outputs=0)
+        session = open_output_session(node, con, project_id=DEMO_PROJECT, actor="analyst")
+        session.text("finding.md", DEMO_FINDING, why="free text: a finding for the annual report")
+    return DemoQueues(link_items=link_items, outputs=1)

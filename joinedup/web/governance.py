@@ -7,8 +7,8 @@
    is put to the policy as a ``Refusal`` (rule ``web:csrf``), which records it as a denial with
    its reason, and the request is refused (``CsrfRejected``);
 3. names the resource (``resource_for``): a child's record for a ``person`` route (the path's
-   ``person_id``), a project for a ``project`` route with a ``project_id``, else the declared
-   name or the route's path;
+   ``person_id``), a project for a route with a ``project_id``, an output for a route with a
+   ``release_id``, else the declared name or the route's path;
 4. asks the app's policy to ``decide`` (by default ``joinedup.govern.decide``, which writes an
    audit event whatever the answer);
 5. refuses with the policy's reason (``AccessDenied``; an anonymous visitor is sent to sign in
@@ -186,7 +186,12 @@ def resource_for(requirement: Requirement, request: Request) -> Resource:
             level=requirement.level,
             person_id=str(params.get("person_id", "")) or None,
         )
-    name = params.get("project_id") or params.get("name") or requirement.name
+    name = (
+        params.get("project_id")
+        or params.get("release_id")
+        or params.get("name")
+        or requirement.name
+    )
     if name is None:
         route = request.scope.get("route")
         name = getattr(route, "path", request.url.path)

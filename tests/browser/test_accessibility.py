@@ -8,7 +8,8 @@ axe-core fails the test (run ``make axe``), it never skips.
 
 Pages: sign-in, the transparency register, each demo role's home page, the child view, the
 project application, the project list, the DAC review of one project, the opt-out, withdrawal
-and consent pages, the audit log, and a refusal page.
+and consent pages, the audit log, the linkage review queue and one item, the output-review
+queue and one output, and a refusal page.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from conftest import PASSWORD, Site
 from test_browser_roles import _pupil_at, _search
+
+from joinedup.config import load_node
+from joinedup.link.review import ReviewPair, create_review_tables, item_id_for, queue_pairs
+from joinedup.outputs.node import open_ledger
+from joinedup.outputs.review import list_queue
+from joinedup.web.demo_accounts import seed_demo_review_queues
 
 Page = Any  # playwright.sync_api.Page
 
@@ -36,6 +44,7 @@ ROLES = (
     "dac-member",
     "dac-lay-member",
     "administrator",
+    "output-checker",
     "parent",
 )
 
@@ -127,6 +136,30 @@ def _apply_for_a_project(page: Page, site: Site) -> str:
     return location.lstrip("/")
 
 
+def _queue_review_items(site: Site) -> tuple[str, str]:
+    """A linkage review item (two records of two persons) and the demo's queued output."""
+    node = load_node(site.node)
+    seed_demo_review_queues(node)
+    with duckdb.connect(str(node.store_path)) as con:
+        create_review_tables(con)
+        keys = [
+            str(row[0])
+            for row in con.execute(
+                "SELECT min(record_key) FROM link__record_person GROUP BY person_id "
+                "ORDER BY 1 LIMIT 2"
+            ).fetchall()
+        ]
+        queue_pairs(
+            con,
+            [ReviewPair(record_key_a=keys[0], record_key_b=keys[1], match_probability=0.6)],
+            stage="accessibility",
+            rule="grey_zone",
+        )
+    with open_ledger(node) as con:
+        release_id = list_queue(con)[0].release_id
+    return item_id_for(keys[0], keys[1]), release_id
+
+
 def test_every_main_page_has_no_serious_or_critical_violation(
     context: Any, site: Site, axe_source: str
 ) -> None:
@@ -189,9 +222,25 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.goto(site.url + "audit")
     check(page, "administrator /audit")
     page.screenshot(path=str(site.screenshots / "audit-log.png"), full_page=True)
+    item_id, release_id = _queue_review_items(site)
+    page.goto(site.url + "link/review")
+    check(page, "administrator /link/review")
+    page.goto(site.url + f"link/review/{item_id}")
+    assert page.get_by_role("heading", name="Your decision").is_visible()
+    check(page, "administrator /link/review item")
+    page.screenshot(path=str(site.screenshots / "link-review-item.png"), full_page=True)
     page.close()
 
-    assert len(checked) == 2 + len(ROLES) + 3 + 2 + 1 + 3 + 1
+    page = _page(context)  # the output checkers' queue
+    _sign_in(page, site, "output-checker")
+    page.goto(site.url + "outputs/review")
+    check(page, "output-checker /outputs/review")
+    page.goto(site.url + f"outputs/review/{release_id}")
+    assert page.get_by_role("heading", name="Your vote").is_visible()
+    check(page, "output-checker /outputs/review item")
+    page.close()
+
+    assert len(checked) == 2 + len(ROLES) + 3 + 2 + 1 + 3 + 1 + 2 + 2
     assert not problems, "\n".join(
         f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items()
     )

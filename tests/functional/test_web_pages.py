@@ -32,6 +32,7 @@ HOME_LINKS = {
     "researcher": {"/projects/new", "/projects", "/transparency"},
     "dac-member": {"/projects", "/audit", "/transparency"},
     "administrator": {
+        "/link/review",
         "/projects",
         "/opt-out",
         "/opt-out/withdraw",
@@ -39,11 +40,22 @@ HOME_LINKS = {
         "/audit",
         "/transparency",
     },
+    "output-checker": {"/outputs/review", "/projects", "/transparency"},
+    "second-checker": {"/outputs/review", "/projects", "/transparency"},
     "parent": {"/opt-out", "/opt-out/withdraw", "/consent", "/transparency"},
 }
 # Pages behind a menu link whose door refuses those it is not offered to (the child search
 # form is open to every signed-in role: what it finds is decided per child).
-GUARDED = {"/projects/new", "/projects", "/opt-out", "/opt-out/withdraw", "/consent", "/audit"}
+GUARDED = {
+    "/projects/new",
+    "/projects",
+    "/opt-out",
+    "/opt-out/withdraw",
+    "/consent",
+    "/audit",
+    "/link/review",
+    "/outputs/review",
+}
 
 
 @pytest.fixture(scope="module")

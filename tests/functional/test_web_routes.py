@@ -20,7 +20,13 @@ from joinedup.govern.database import open_govern
 from joinedup.web import create_app, web_settings_for
 from joinedup.web.governance import Requirement, requirement_of
 
-PATH_VALUES = {"person_id": "0" * 32, "project_id": "P0000000000", "name": "site.css"}
+PATH_VALUES = {
+    "person_id": "0" * 32,
+    "project_id": "P0000000000",
+    "name": "site.css",
+    "item_id": "0" * 16,
+    "release_id": "out_000000000000",
+}
 
 
 @pytest.fixture(scope="module")
