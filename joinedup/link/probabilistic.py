@@ -23,6 +23,14 @@ How a run goes (``SplinkStage.write_edges``):
    later refreshes while the settings hash matches, unless ``retrain`` is set.
 4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``; none
    compares names without a date or a place, which would make tens of millions of pairs).
+   On DuckDB this is **incremental** (``joinedup.link.pair_cache``): each profile is known by a
+   keyed hash of its features; pairs of two profiles the last refresh also saw come from the
+   pair cache, and only the new or changed profiles are scored, within themselves
+   (``linker.inference.predict_within``) and against the rest (``predict_between``), with the
+   term frequencies frozen in the model artefact at the last full scoring. A full scoring (all
+   pairs, term frequencies recomputed and frozen again) runs when the model was just trained,
+   when ``full`` is set (``joinedup node refresh --full``), or when the cache cannot serve (none
+   yet, or the model or its frequencies changed); the report says which and why.
 5. **Choose merges**: pairs at or above ``threshold`` are grouped to component pairs (best
    match weight) and accepted best first, each only if the merged person would still hold at
    most one NHS number and at most the allowed ids of each guarded spine register (the index's
@@ -41,10 +49,11 @@ model's SQL is translated to Spark's dialect, training and prediction run there,
 come back through Arrow for step 5. The model artefact is the same for both engines.
 
 Invariants:
-- edges are record keys and a rule name; no identifier and no score leaves the stage's
-  in-memory connection (``report`` holds counts and seconds);
+- edges are record keys and a rule name; no identifier leaves the stage's in-memory connection
+  (``report`` holds counts and seconds); what the pair cache keeps is keyed hashes and scores;
 - Splink's logger is held at WARNING, and none of its warnings carries a row value;
-- the model artefact carries no term-frequency table (they are name values).
+- the model artefact carries no term-frequency table of names: its frozen frequencies are keyed
+  by the names' HMACs.
 """
 
 # SQL here is assembled from this module's own constants (column names, rule names) and never
