@@ -499,6 +499,7 @@ class SplinkStage:
         artefact; an incremental one scores with the frozen ones, so a pair of unchanged
         profiles would score what the cache holds (see ``joinedup.link.pair_cache``)."""
         floor = min(self.threshold, self.review_floor)
+        t0 = time.perf_counter()
         can_cache = self.model_path is not None and has_pseudonym_macro(context.con)
         reason: str | None = None
         if not can_cache:
@@ -519,6 +520,8 @@ class SplinkStage:
         else:
             _register_frozen_term_frequencies(con, context, linker, db_api, artefact)
         fingerprint = model_fingerprint(artefact.model, artefact.term_frequencies)
+        self.report["seconds_term_frequencies"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
         hashes: pa.Table | None = None
         plan: ReusePlan | None = None
         if can_cache:
@@ -529,6 +532,8 @@ class SplinkStage:
             if reason is None:
                 plan = plan_reuse(context.con, hashes, fingerprint=fingerprint, floor=floor)
                 reason = plan.reason
+        self.report["seconds_pair_cache_read"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
         if reason is None and plan is not None:
             scored = _score_changed(con, linker, db_api, plan.changed_ids, floor)
             kept = plan.kept
@@ -554,6 +559,8 @@ class SplinkStage:
             self.report["full_because"] = reason
         self.report["pairs_reused"] = kept.num_rows
         self.report["pairs_newly_scored"] = scored.num_rows
+        self.report["seconds_scoring"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
         pairs = _with_components(con, pa.concat_tables([kept, scored.cast(PAIR_SCHEMA)]))
         if can_cache and hashes is not None:
             save_cache(
@@ -563,6 +570,7 @@ class SplinkStage:
                 profiles=hashes,
                 pairs=pairs.select(PAIR_SCHEMA.names),
             )
+        self.report["seconds_pair_cache_write"] = round(time.perf_counter() - t0, 3)
         return pairs
 
     def _train(self, linker: Any) -> dict[str, Any]:
