@@ -4,11 +4,12 @@ Each stage runs as its own ``joinedup`` process so that its wall time and peak r
 (``wait4`` rusage of that process alone) are measured honestly, the way a node operator would run
 it. Results go to ``bench/results/spine.json``; the work folder is ``bench/work/`` (git-ignored).
 
-Usage: ``python -m bench.run [--only spine|linkage|outputs|spark|synth] [--people N] [--seed S]
-[--keep]``; with no ``--only`` it runs the spine, the linkage benchmark (``bench/linkage.py``),
-the disclosure-control benchmark (``bench/outputs.py``) and the DuckDB-against-Spark benchmark
-(``bench/spark.py``); ``--only synth`` runs the synthetic twin benchmark (``bench/synth.py``,
-with its own options).
+Usage: ``python -m bench.run [--only spine|linkage|outputs|spark|synth|incremental] [--people N]
+[--seed S] [--keep]``; with no ``--only`` it runs the spine, the linkage benchmark
+(``bench/linkage.py``), the disclosure-control benchmark (``bench/outputs.py``), the
+DuckDB-against-Spark benchmark (``bench/spark.py``) and the full-against-incremental refresh
+benchmark (``bench/incremental.py``, 20,000 people unless ``--only incremental --people N``);
+``--only synth`` runs the synthetic twin benchmark (``bench/synth.py``, with its own options).
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
         "--only",
-        choices=("spine", "linkage", "outputs", "spark", "synth"),
+        choices=("spine", "linkage", "outputs", "spark", "synth", "incremental"),
         help="run one benchmark (default: all but synth)",
     )
     ns, rest = parser.parse_known_args(argv)
@@ -189,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
         seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
         return synth.main([*people, *seed, *rest])
+    if ns.only == "incremental":
+        from bench import incremental
+
+        people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
+        seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
+        keep = ["--keep"] if ns.keep else []
+        return incremental.main([*people, *seed, *keep, *rest])
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     if ns.only in (None, "spine"):
@@ -205,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import spark
 
         spark.main([])
+    if ns.only is None:
+        from bench import incremental
+
+        incremental.main([])
     return 0
 
 

@@ -54,6 +54,14 @@ def refresh(
             "with the same settings.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Score every Splink pair and recompute the frozen term frequencies, instead of "
+            "reusing the pair cache's scores for records whose identity did not change.",
+        ),
+    ] = False,
     threshold: Annotated[
         float,
         typer.Option(
@@ -87,6 +95,7 @@ def refresh(
         "max_spine_ids": max_spine_ids,
         "method": method,
         "retrain": retrain,
+        "full": full,
         "threshold": threshold,
     }
     if json_output:
@@ -128,6 +137,17 @@ def _render(result: RefreshResult) -> None:
             f"({report.get('merges_refused_by_guard', 0):,} refused by the guard), "
             f"{report.get('seconds', 0)} s"
         )
+        if "scoring" in report:
+            because = report.get("full_because")
+            console.print(
+                f"  scoring {report['scoring']}"
+                + (f" ({because})" if because else "")
+                + f": {report.get('pairs_reused', 0):,} pairs reused from the pair cache, "
+                f"{report.get('pairs_newly_scored', 0):,} newly scored; profiles "
+                f"{report.get('profiles_unchanged', 0):,} unchanged, "
+                f"{report.get('profiles_new_or_changed', 0):,} new or changed, "
+                f"{report.get('profiles_removed', 0):,} gone"
+            )
     if index.conflicts or index.guarded_keys_rejected:
         console.print(
             f"Over-merge guard: {index.guarded_keys_rejected:,} guarded keys refused; flagged "

@@ -12,10 +12,13 @@ training's counts and timings.
 
 Invariants:
 - the artefact holds no identifier: Splink's settings carry SQL conditions over column names
-  and m/u probabilities, never a value; term-frequency tables (which *are* name values) are not
-  part of it: they are computed from the data at each refresh, inside the refresh's own
-  in-memory connection, and never written anywhere (``save_artefact`` refuses a model that
-  carries them);
+  and m/u probabilities, never a value; Splink's own term-frequency tables (which *are* name
+  values) are not part of it (``save_artefact`` refuses a model that carries them);
+- ``term_frequencies`` are the term frequencies **frozen** at the last full scoring, so that
+  cached pair scores stay valid while new records arrive (``joinedup.link.pair_cache``): per
+  column, the frequency of each name keyed by its HMAC with the node's secret key
+  (``jp_pseudonym``), never the name itself; a full refresh (``--full``) or a retrain
+  recomputes and replaces them;
 - writes are atomic (a temporary file renamed over the old one).
 """
 
@@ -25,7 +28,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,8 @@ class ModelArtefact:
     trained_at: str  # ISO 8601, UTC
     training: Mapping[str, Any]  # counts and seconds of the training run, never values
     model: Mapping[str, Any]  # Splink's settings dictionary with trained parameters
+    # column -> {HMAC of a value: its term frequency}; empty until a full scoring froze them
+    term_frequencies: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +59,7 @@ class ModelArtefact:
             "trained_at": self.trained_at,
             "training": dict(self.training),
             "model": dict(self.model),
+            "term_frequencies": {k: dict(v) for k, v in self.term_frequencies.items()},
         }
 
 
@@ -97,6 +103,10 @@ def load_artefact(path: Path) -> ModelArtefact | None:
             trained_at=str(data["trained_at"]),
             training=dict(data["training"]),
             model=dict(data["model"]),
+            term_frequencies={
+                str(k): {str(h): float(f) for h, f in v.items()}
+                for k, v in dict(data.get("term_frequencies") or {}).items()
+            },
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a readable model artefact; retrain with --retrain") from exc

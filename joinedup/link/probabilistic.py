@@ -23,6 +23,14 @@ How a run goes (``SplinkStage.write_edges``):
    later refreshes while the settings hash matches, unless ``retrain`` is set.
 4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``; none
    compares names without a date or a place, which would make tens of millions of pairs).
+   On DuckDB this is **incremental** (``joinedup.link.pair_cache``): each profile is known by a
+   keyed hash of its features; pairs of two profiles the last refresh also saw come from the
+   pair cache, and only the new or changed profiles are scored, within themselves
+   (``linker.inference.predict_within``) and against the rest (``predict_between``), with the
+   term frequencies frozen in the model artefact at the last full scoring. A full scoring (all
+   pairs, term frequencies recomputed and frozen again) runs when the model was just trained,
+   when ``full`` is set (``joinedup node refresh --full``), or when the cache cannot serve (none
+   yet, or the model or its frequencies changed); the report says which and why.
 5. **Choose merges**: pairs at or above ``threshold`` are grouped to component pairs (best
    match weight) and accepted best first, each only if the merged person would still hold at
    most one NHS number and at most the allowed ids of each guarded spine register (the index's
@@ -41,10 +49,11 @@ model's SQL is translated to Spark's dialect, training and prediction run there,
 come back through Arrow for step 5. The model artefact is the same for both engines.
 
 Invariants:
-- edges are record keys and a rule name; no identifier and no score leaves the stage's
-  in-memory connection (``report`` holds counts and seconds);
+- edges are record keys and a rule name; no identifier leaves the stage's in-memory connection
+  (``report`` holds counts and seconds); what the pair cache keeps is keyed hashes and scores;
 - Splink's logger is held at WARNING, and none of its warnings carries a row value;
-- the model artefact carries no term-frequency table (they are name values).
+- the model artefact carries no term-frequency table of names: its frozen frequencies are keyed
+  by the names' HMACs.
 """
 
 # SQL here is assembled from this module's own constants (column names, rule names) and never
@@ -58,7 +67,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +95,18 @@ from joinedup.link.model_artefact import (
     load_artefact,
     save_artefact,
     settings_hash,
+)
+from joinedup.link.pair_cache import (
+    PAIR_SCHEMA,
+    PROFILE_HASH_KIND,
+    ReusePlan,
+    has_pseudonym_macro,
+    key_digests,
+    key_values,
+    model_fingerprint,
+    plan_reuse,
+    profile_digest_sql,
+    save_cache,
 )
 from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
 from joinedup.link.standardise import FEATURES_VERSION, name_features
@@ -278,6 +299,8 @@ class SplinkStage:
 
     ``model_path``: where the model artefact lives (None: train in memory, save nothing);
     ``retrain``: train even when a model with the same settings hash is saved;
+    ``full``: score every pair and freeze the term frequencies afresh, even when the pair
+    cache (``joinedup.link.pair_cache``) could be reused;
     ``threshold``: the match probability a pair needs to be a candidate merge;
     ``review_floor``: pairs from here to ``threshold`` are queued for clerical review (set it
     to ``threshold`` or above to queue none), at most ``review_limit`` a refresh.
@@ -286,6 +309,7 @@ class SplinkStage:
 
     model_path: Path | None = None
     retrain: bool = False
+    full: bool = False
     threshold: float = DEFAULT_THRESHOLD
     review_floor: float = DEFAULT_REVIEW_FLOOR
     review_limit: int = DEFAULT_REVIEW_LIMIT
@@ -312,7 +336,7 @@ class SplinkStage:
             if n_profiles < 2:
                 return
             try:
-                pairs = self._predict(splink_con)
+                pairs = self._predict(splink_con, context)
             except (ValueError, ArithmeticError, duckdb.Error) as exc:
                 # Too little or too uniform data to estimate the model (EM can drive an m
                 # probability below what float64 holds, as on a district of a few hundred
@@ -355,12 +379,12 @@ class SplinkStage:
             splink_con.close()
             self.report["seconds"] = round(time.perf_counter() - t0, 3)
 
-    def _predict(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    def _predict(self, con: duckdb.DuckDBPyConnection, context: LinkContext) -> pa.Table:
         if not self.engine.is_spark:
-            return self._predict_on(con, None)
+            return self._predict_on(con, None, context)
         session = spark_session(self.engine)
         try:
-            return self._predict_on(con, session)
+            return self._predict_on(con, session, context)
         except LinkageError:
             raise
         except Exception as exc:
@@ -368,7 +392,9 @@ class SplinkStage:
                 raise spark_failure(exc, "linking the person index") from None
             raise
 
-    def _predict_on(self, con: duckdb.DuckDBPyConnection, session: Any) -> pa.Table:
+    def _predict_on(
+        self, con: duckdb.DuckDBPyConnection, session: Any, context: LinkContext
+    ) -> pa.Table:
         """Train or load, then predict, with Splink on DuckDB (``session`` None) or Spark."""
         from splink import DuckDBAPI, Linker
 
@@ -418,31 +444,134 @@ class SplinkStage:
         self.report["settings_hash"] = wanted_hash[:12]
         self.report["seconds_training"] = round(time.perf_counter() - t0, 3)
         t1 = time.perf_counter()
+        if session is None:
+            table = self._score(
+                con,
+                context,
+                linker=linker,
+                db_api=db_api,
+                artefact=artefact,
+                trained=self.report["model"] == "trained",
+            )
+            self.report["pairs_at_threshold"] = int(
+                pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py()
+                or 0
+            )
+            self.report["seconds_predict"] = round(time.perf_counter() - t1, 3)
+            return table
+        self.report["scoring"] = "full"
+        self.report["full_because"] = "the pair cache is kept on the DuckDB engine only"
         predictions = linker.inference.predict(
             threshold_match_probability=min(self.threshold, self.review_floor),
             warning_mode="never",
         )
-        if session is None:
-            table = con.execute(
-                "SELECT p.unique_id_l, p.unique_id_r, p.match_weight, p.match_probability, "
-                f"p.component_l, p.component_r FROM {predictions.physical_name} p"
-            ).to_arrow_table()
-        else:
-            columns = (
-                "unique_id_l",
-                "unique_id_r",
-                "match_weight",
-                "match_probability",
-                "component_l",
-                "component_r",
-            )
-            table = to_arrow(predictions.as_spark_dataframe().select(*columns))
+        columns = (
+            "unique_id_l",
+            "unique_id_r",
+            "match_weight",
+            "match_probability",
+            "component_l",
+            "component_r",
+        )
+        table = to_arrow(predictions.as_spark_dataframe().select(*columns))
         predictions.drop_table_from_database_and_remove_from_cache()
         self.report["pairs_at_threshold"] = int(
             pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py() or 0
         )
         self.report["seconds_predict"] = round(time.perf_counter() - t1, 3)
         return table
+
+    def _score(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        context: LinkContext,
+        *,
+        linker: Any,
+        db_api: Any,
+        artefact: ModelArtefact,
+        trained: bool,
+    ) -> pa.Table:
+        """Score pairs on DuckDB: reuse the pair cache's pairs of unchanged profiles and score
+        only pairs with a new or changed profile (``predict_within`` the changed profiles,
+        ``predict_between`` them and the rest), or, when the cache cannot serve, score all.
+
+        A full scoring computes the term frequencies afresh and freezes them in the model
+        artefact; an incremental one scores with the frozen ones, so a pair of unchanged
+        profiles would score what the cache holds (see ``joinedup.link.pair_cache``)."""
+        floor = min(self.threshold, self.review_floor)
+        t0 = time.perf_counter()
+        can_cache = self.model_path is not None and has_pseudonym_macro(context.con)
+        reason: str | None = None
+        if not can_cache:
+            reason = "no model file or node key to keep a pair cache with"
+        elif trained:
+            reason = "the model was trained in this refresh"
+        elif self.full:
+            reason = "a full refresh was asked for"
+        elif not artefact.term_frequencies:
+            reason = "the model artefact held no frozen term frequencies yet"
+        if reason is not None:
+            # fresh term frequencies from this refresh's profiles, frozen for the next ones
+            tf_tables = {col: linker.table_management.compute_tf_table(col) for col in TF_COLUMNS}
+            if can_cache and self.model_path is not None:
+                frozen = _freeze_term_frequencies(con, context, tf_tables)
+                artefact = replace(artefact, term_frequencies=frozen)
+                save_artefact(self.model_path, artefact)
+        else:
+            _register_frozen_term_frequencies(con, context, linker, db_api, artefact)
+        fingerprint = model_fingerprint(artefact.model, artefact.term_frequencies)
+        self.report["seconds_term_frequencies"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        hashes: pa.Table | None = None
+        plan: ReusePlan | None = None
+        if can_cache:
+            digests = con.execute(
+                profile_digest_sql("splink_profiles", PROFILE_FEATURES)
+            ).to_arrow_table()
+            hashes = key_digests(context.con, digests, PROFILE_HASH_KIND)
+            if reason is None:
+                plan = plan_reuse(context.con, hashes, fingerprint=fingerprint, floor=floor)
+                reason = plan.reason
+        self.report["seconds_pair_cache_read"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        if reason is None and plan is not None:
+            scored = _score_changed(con, linker, db_api, plan.changed_ids, floor)
+            kept = plan.kept
+            self.report.update(
+                profiles_unchanged=plan.profiles_unchanged,
+                profiles_new_or_changed=plan.profiles_new_or_changed,
+                profiles_removed=plan.profiles_removed,
+            )
+        else:
+            predictions = linker.inference.predict(
+                threshold_match_probability=floor, warning_mode="never"
+            )
+            scored = con.execute(
+                "SELECT unique_id_l::VARCHAR AS unique_id_l, unique_id_r::VARCHAR AS unique_id_r, "
+                f"match_weight, match_probability FROM {predictions.physical_name}"
+            ).to_arrow_table()
+            predictions.drop_table_from_database_and_remove_from_cache()
+            kept = PAIR_SCHEMA.empty_table()
+            n = int(self.report.get("profiles", 0))
+            self.report.update(profiles_unchanged=0, profiles_new_or_changed=n)
+        self.report["scoring"] = "incremental" if reason is None else "full"
+        if reason is not None:
+            self.report["full_because"] = reason
+        self.report["pairs_reused"] = kept.num_rows
+        self.report["pairs_newly_scored"] = scored.num_rows
+        self.report["seconds_scoring"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        pairs = _with_components(con, pa.concat_tables([kept, scored.cast(PAIR_SCHEMA)]))
+        if can_cache and hashes is not None:
+            save_cache(
+                context.con,
+                fingerprint=fingerprint,
+                floor=floor,
+                profiles=hashes,
+                pairs=pairs.select(PAIR_SCHEMA.names),
+            )
+        self.report["seconds_pair_cache_write"] = round(time.perf_counter() - t0, 3)
+        return pairs
 
     def _train(self, linker: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -466,6 +595,175 @@ class SplinkStage:
             "seed": self.seed,
             "profiles": self.report.get("profiles", 0),
         }
+
+
+# Columns whose names Splink adjusts by term frequency (frozen in the artefact).
+TF_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        str(level["tf_adjustment_column"])
+        for comparison in comparisons()
+        for level in comparison["comparison_levels"]
+        if "tf_adjustment_column" in level
+    )
+)
+# Every profile column a comparison or a blocking rule reads (what the profile hash covers).
+PROFILE_FEATURES: tuple[str, ...] = (
+    "given_norm",
+    "given_canon",
+    "given_mp",
+    "list_sort(given_alts)",
+    "family_norm",
+    "family_canon",
+    "family_mp",
+    "list_sort(family_parts)",
+    "dob",
+    "dob_year",
+    "dob_month",
+    "dob_day",
+    "dob_str",
+    "dob_default",
+    "dob_swap",
+    "sex",
+    "pc",
+    "pc_sector",
+    "pc_district",
+    "list_sort(pc_history)",
+    "nhs",
+)
+
+
+def _freeze_term_frequencies(
+    con: duckdb.DuckDBPyConnection, context: LinkContext, tf_tables: Mapping[str, Any]
+) -> dict[str, dict[str, float]]:
+    """Each fresh term-frequency table as {HMAC of the value: frequency} (no value kept)."""
+    frozen: dict[str, dict[str, float]] = {}
+    for column, tf in tf_tables.items():
+        table = con.execute(
+            f"SELECT {column}::VARCHAR AS value, tf_{column} AS tf FROM {tf.physical_name} "
+            f"WHERE {column} IS NOT NULL"
+        ).to_arrow_table()
+        keyed = key_values(context.con, table.select(["value"]), f"tf:{column}")
+        hash_of = dict(
+            zip(
+                keyed.column("value").to_pylist(),
+                keyed.column("value_hash").to_pylist(),
+                strict=True,
+            )
+        )
+        frozen[column] = {
+            str(hash_of[v]): float(f)
+            for v, f in zip(
+                table.column("value").to_pylist(), table.column("tf").to_pylist(), strict=True
+            )
+            if f is not None
+        }
+    return frozen
+
+
+def _register_frozen_term_frequencies(
+    con: duckdb.DuckDBPyConnection,
+    context: LinkContext,
+    linker: Any,
+    db_api: Any,
+    artefact: ModelArtefact,
+) -> None:
+    """Register, for Splink, each TF column's lookup from the artefact's frozen frequencies.
+
+    A value the frozen table does not know (a name first seen since the last full scoring)
+    takes the smallest frozen frequency: it was at most that rare when they were frozen."""
+    for column in TF_COLUMNS:
+        frozen = artefact.term_frequencies.get(column, {})
+        values = con.execute(
+            f"SELECT DISTINCT {column}::VARCHAR AS value FROM splink_profiles "
+            f"WHERE {column} IS NOT NULL ORDER BY 1"
+        ).to_arrow_table()
+        keyed = key_values(context.con, values, f"tf:{column}")
+        smallest = min(frozen.values(), default=1.0)
+        tf = [frozen.get(str(h), smallest) for h in keyed.column("value_hash").to_pylist()]
+        lookup = pa.table(
+            {column: keyed.column("value"), f"tf_{column}": pa.array(tf, pa.float64())}
+        )
+        name = f"jd_frozen_tf_{column}"
+        con.register(f"{name}_arrow", lookup)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+        con.unregister(f"{name}_arrow")
+        linker.table_management.register_term_frequency_lookup(db_api.register(name), column)
+
+
+def _score_changed(
+    con: duckdb.DuckDBPyConnection, linker: Any, db_api: Any, changed: pa.Array, floor: float
+) -> pa.Table:
+    """Pairs with at least one changed profile: within the changed, and changed × the rest."""
+    con.register("jd_changed_arrow", pa.table({"unique_id": changed}))
+    con.execute(
+        "CREATE OR REPLACE TABLE jd_profiles_changed AS SELECT p.* FROM splink_profiles p "
+        "SEMI JOIN jd_changed_arrow c ON c.unique_id = p.unique_id"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE jd_profiles_unchanged AS SELECT p.* FROM splink_profiles p "
+        "ANTI JOIN jd_changed_arrow c ON c.unique_id = p.unique_id"
+    )
+    con.unregister("jd_changed_arrow")
+    out = [PAIR_SCHEMA.empty_table()]
+    n_changed = _count(con, "jd_profiles_changed")
+    n_unchanged = _count(con, "jd_profiles_unchanged")
+    if n_changed:
+        changed_sdf = db_api.register("jd_profiles_changed")
+        runs = []
+        if n_changed > 1:
+            runs.append(
+                linker.inference.predict_within(
+                    changed_sdf, threshold_match_probability=floor, warning_mode="never"
+                )
+            )
+        if n_unchanged:
+            runs.append(
+                linker.inference.predict_between(
+                    changed_sdf,
+                    db_api.register("jd_profiles_unchanged"),
+                    threshold_match_probability=floor,
+                    warning_mode="never",
+                )
+            )
+        for predictions in runs:
+            out.append(
+                con.execute(
+                    "SELECT unique_id_l::VARCHAR AS unique_id_l, "
+                    "unique_id_r::VARCHAR AS unique_id_r, match_weight, match_probability "
+                    f"FROM {predictions.physical_name}"
+                )
+                .to_arrow_table()
+                .cast(PAIR_SCHEMA)
+            )
+            predictions.drop_table_from_database_and_remove_from_cache()
+    con.execute("DROP TABLE IF EXISTS jd_profiles_changed")
+    con.execute("DROP TABLE IF EXISTS jd_profiles_unchanged")
+    return pa.concat_tables(out)
+
+
+def _with_components(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> pa.Table:
+    """Pairs as ``unique_id_l`` < ``unique_id_r`` with each side's current component, those
+    now inside one component dropped, in a fixed order (so that best-first choices break ties
+    the same way whether a pair came from the cache or was just scored)."""
+    con.register("jd_pairs_arrow", pairs)
+    try:
+        return con.execute(
+            "WITH o AS (SELECT least(unique_id_l, unique_id_r) AS unique_id_l, "
+            "greatest(unique_id_l, unique_id_r) AS unique_id_r, match_weight, match_probability "
+            "FROM jd_pairs_arrow) "
+            "SELECT o.unique_id_l, o.unique_id_r, o.match_weight, o.match_probability, "
+            "l.component AS component_l, r.component AS component_r FROM o "
+            "JOIN splink_profiles l ON l.unique_id = o.unique_id_l "
+            "JOIN splink_profiles r ON r.unique_id = o.unique_id_r "
+            "WHERE l.component <> r.component ORDER BY o.unique_id_l, o.unique_id_r"
+        ).to_arrow_table()
+    finally:
+        con.unregister("jd_pairs_arrow")
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _on_engine(settings: dict[str, Any], session: Any) -> dict[str, Any]:

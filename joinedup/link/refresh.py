@@ -7,7 +7,9 @@ index (``link__record_person``, ``link__subject_person``, ``link__conflicts``) a
 
 Invariants:
 - the node's secret key is read from ``secret.key`` and held only in this session's variables;
-- ``link__runs`` rows hold the method, the rules, timings and counts, never a value;
+- ``link__runs`` rows hold the method, the rules, timings and counts (``linkage``: each
+  stage's report, e.g. the Splink stage's pairs reused from its pair cache and newly scored),
+  never a value;
 - progress callbacks receive step names and counts only.
 """
 
@@ -65,8 +67,10 @@ LINK_RUNS_DDL = (
     "edges_by_rule VARCHAR NOT NULL, records_linked_by VARCHAR NOT NULL, "
     "size_distribution VARCHAR NOT NULL, conflicts VARCHAR NOT NULL, "
     "guarded_keys_rejected BIGINT NOT NULL, store_rows VARCHAR NOT NULL, "
-    "empty_inputs VARCHAR NOT NULL)"
+    "empty_inputs VARCHAR NOT NULL, linkage VARCHAR)"
 )
+# link__runs made before stage reports were kept gain the column on their next refresh
+LINK_RUNS_MIGRATION = "ALTER TABLE link__runs ADD COLUMN IF NOT EXISTS linkage VARCHAR"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,12 +118,14 @@ def default_stages(
     *,
     node_root: Path | None = None,
     retrain: bool = False,
+    full: bool = False,
     threshold: float | None = None,
     engine: EngineSpec = DUCKDB,
 ) -> tuple[LinkStage, ...]:
     """The stages of a method: ``deterministic`` (exact rules alone) or ``splink`` (exact rules,
     then Splink on what they left apart, its model kept at ``<node_root>/link/model.json``).
-    Either ends with the review stage, which applies reviewers' decisions (none: no change)."""
+    Either ends with the review stage, which applies reviewers' decisions (none: no change).
+    ``full`` makes the Splink stage score every pair rather than reuse its pair cache."""
     if method == "deterministic":
         return (DeterministicStage(), ReviewDecisionsStage())
     if method == "splink":
@@ -128,6 +134,7 @@ def default_stages(
             SplinkStage(
                 model_path=None if node_root is None else model_path(node_root),
                 retrain=retrain,
+                full=full,
                 threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
                 engine=engine,
             ),
@@ -154,13 +161,16 @@ def refresh_node(
     max_spine_ids: int = 1,
     method: str = DEFAULT_METHOD,
     retrain: bool = False,
+    full: bool = False,
     threshold: float | None = None,
     engine: str | None = None,
 ) -> RefreshResult:
     """Rebuild the person index and the linked store of ``node`` (see the module docstring).
 
     ``stages`` overrides ``method`` (``splink``, the default, or ``deterministic``);
-    ``retrain`` and ``threshold`` are the Splink stage's (see ``joinedup.link.probabilistic``);
+    ``retrain``, ``full`` and ``threshold`` are the Splink stage's (see
+    ``joinedup.link.probabilistic``: ``full`` scores every pair instead of reusing the pair
+    cache, ``joinedup.link.pair_cache``);
     ``engine`` (``duckdb`` or ``spark``) overrides the node's ``[engine] linkage`` setting.
     """
     settings = node if isinstance(node, NodeSettings) else load_node(node)
@@ -174,6 +184,7 @@ def refresh_node(
             method,
             node_root=settings.root,
             retrain=retrain,
+            full=full,
             threshold=threshold,
             engine=node_engine(settings, engine),
         )
@@ -191,6 +202,13 @@ def refresh_node(
         if progress is not None:
             progress(step, done, len(steps))
         done += 1
+
+    def stage_reports() -> dict[str, dict[str, object]]:
+        return {
+            s.name: dict(report)
+            for s in stages
+            if isinstance(report := getattr(s, "report", None), dict)
+        }
 
     started_at = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -235,7 +253,9 @@ def refresh_node(
         def record_run(c: duckdb.DuckDBPyConnection) -> None:
             finished = datetime.now(UTC)
             finished_holder.append(finished)
-            _record_run(c, run_id, index, counts, empty_inputs, started_at, finished)
+            _record_run(
+                c, run_id, index, counts, empty_inputs, started_at, finished, stage_reports()
+            )
             publish_secondary_views(c, dissent)
 
         publish_tables(con, [*LINK_TABLES, *(t.name for t in STORE_TABLES)], NEXT, also=record_run)
@@ -254,11 +274,7 @@ def refresh_node(
         started_at=started_at,
         finished_at=finished_holder[0],
         seconds=time.perf_counter() - t0,
-        stage_reports={
-            s.name: dict(report)
-            for s in stages
-            if isinstance(report := getattr(s, "report", None), dict)
-        },
+        stage_reports=stage_reports(),
     )
 
 
@@ -277,14 +293,19 @@ def _record_run(
     empty_inputs: tuple[str, ...],
     started_at: datetime,
     finished_at: datetime,
+    stage_reports: Mapping[str, Mapping[str, object]],
 ) -> None:
     con.execute(LINK_RUNS_DDL)
+    con.execute(LINK_RUNS_MIGRATION)
     rules = [
         {"name": r.name, "strength": r.strength.value, "description": r.description}
         for r in index.rules
     ]
     con.execute(
-        "INSERT INTO link__runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO link__runs (run_id, method, rules, started_at, finished_at, records, "
+        "subject_keys, persons, persons_with_records, unlinked_records, edges_by_rule, "
+        "records_linked_by, size_distribution, conflicts, guarded_keys_rejected, store_rows, "
+        "empty_inputs, linkage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             index.method,
@@ -303,6 +324,7 @@ def _record_run(
             index.guarded_keys_rejected,
             json.dumps(dict(counts)),
             json.dumps(list(empty_inputs)),
+            json.dumps({k: dict(v) for k, v in stage_reports.items()}, default=str),
         ],
     )
 

@@ -2,7 +2,8 @@
 
 ``simulate_district(SimulationSpec(people=..., seed=...), out)`` writes one extract per source
 contract under ``out`` plus the ground truth in ``out/truth/`` (people, person map, planted
-effects). Nothing here reads real data.
+effects). ``write_earlier_extracts`` makes an earlier snapshot of them (some rows withheld), to
+test a refresh as new records arrive. Nothing here reads real data.
 """
 
 from joinedup.simulate.district import (
@@ -13,6 +14,7 @@ from joinedup.simulate.district import (
     SimulationSpec,
     simulate_district,
 )
+from joinedup.simulate.earlier import write_earlier_extracts
 from joinedup.simulate.noise import NoiseKnobs, record_identities
 from joinedup.simulate.outcomes import PLANTED_EFFECTS, PlantedEffect
 
@@ -27,4 +29,5 @@ __all__ = [
     "SimulationSpec",
     "record_identities",
     "simulate_district",
+    "write_earlier_extracts",
 ]

@@ -77,14 +77,35 @@ def test_cli_methods_and_model_reuse(
 
 
 def test_no_pair_or_term_frequency_table_reaches_the_store(district: RefreshedDistrict) -> None:
+    # Splink's own tables stay in its private connection; the pair cache keeps keyed profile
+    # hashes and scores only (tests/unit/link/test_pair_cache.py)
     con = duckdb.connect(str(district.node.store_path), read_only=True)
     try:
         names = [
             t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
         ]
+        cache_columns = {
+            t: [(c, str(k)) for c, k, *_ in con.execute(f"DESCRIBE {t}").fetchall()]
+            for t in names
+            if t.startswith("link__pair_cache")
+        }
     finally:
         con.close()
     assert not [t for t in names if "splink" in t or t.startswith("__")]
+    assert cache_columns == {
+        "link__pair_cache_state": [
+            ("model_fingerprint", "VARCHAR"),
+            ("floor", "DOUBLE"),
+            ("saved_at", "TIMESTAMP"),
+        ],
+        "link__pair_cache_profiles": [("profile_hash", "VARCHAR")],
+        "link__pair_cache_pairs": [
+            ("profile_hash_l", "VARCHAR"),
+            ("profile_hash_r", "VARCHAR"),
+            ("match_weight", "DOUBLE"),
+            ("match_probability", "DOUBLE"),
+        ],
+    }
 
 
 def test_a_district_too_small_to_train_keeps_the_exact_index_and_says_why(

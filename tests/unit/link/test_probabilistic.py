@@ -77,7 +77,8 @@ def test_report_holds_counts_and_seconds_only(district: District) -> None:
     for key, value in district.stage.report.items():
         assert isinstance(value, int | float | str), key
         if isinstance(value, str):
-            assert key in {"model", "settings_hash", "engine"}, key
+            # the scoring mode and why a refresh scored everything are fixed phrases
+            assert key in {"model", "settings_hash", "engine", "scoring", "full_because"}, key
 
 
 def test_model_artefact_is_saved_with_its_settings_hash_and_no_names(district: District) -> None:
@@ -184,3 +185,62 @@ def test_merges_respect_a_spine_limit_of_two() -> None:
     merges = _Merges({1: {"spine": {1}}, 2: {"spine": {2}}, 3: {"spine": {3}}}, {"spine": 2})
     assert merges.try_union(1, 2) is True
     assert merges.try_union(2, 3) is False
+
+
+def test_a_refresh_reuses_cached_pairs_and_full_or_a_model_change_scores_all(
+    district: District, tmp_path: Path
+) -> None:
+    from joinedup.config import load_node
+    from joinedup.link.pair_cache import PAIRS_TABLE
+
+    node_copy = tmp_path / "node"
+    shutil.copytree(district.node.root, node_copy)
+    node = load_node(node_copy)
+    first = district.stage.report
+    assert first["scoring"] == "full"
+    artefact = load_artefact(model_path(node.root))
+    assert artefact is not None and set(artefact.term_frequencies) == {
+        "given_norm",
+        "given_canon",
+        "family_norm",
+        "family_canon",
+    }
+    truth = district.extracts / "truth" / "person_map.csv"
+
+    again = SplinkStage(model_path=model_path(node.root), **FAST)
+    refresh_node(node, stages=(DeterministicStage(), again))
+    assert again.report["scoring"] == "incremental"
+    # profiles two components share exactly are scored each time; every other pair is reused
+    assert again.report["pairs_reused"] >= 0.9 * first["pairs_newly_scored"]
+    assert (
+        again.report["pairs_reused"] + again.report["pairs_newly_scored"]
+        == first["pairs_newly_scored"]
+    )
+    assert again.report["component_merges"] == first["component_merges"]
+    score = score_node_against_truth(node, truth)
+    assert score.predicted_pairs == district.splink.predicted_pairs
+
+    full = SplinkStage(model_path=model_path(node.root), full=True, **FAST)
+    refresh_node(node, stages=(DeterministicStage(), full))
+    assert full.report["scoring"] == "full"
+    assert full.report["pairs_reused"] == 0
+    assert "asked for" in full.report["full_because"]
+
+    # a model whose parameters changed (settings unchanged) cannot reuse the cached scores
+    data = json.loads(model_path(node.root).read_text(encoding="utf-8"))
+    data["model"]["probability_two_random_records_match"] *= 1.5
+    model_path(node.root).write_text(json.dumps(data), encoding="utf-8")
+    changed = SplinkStage(model_path=model_path(node.root), **FAST)
+    refresh_node(node, stages=(DeterministicStage(), changed))
+    assert changed.report["model"] == "loaded"
+    assert changed.report["scoring"] == "full"
+    assert "model" in changed.report["full_because"]
+
+    con = duckdb.connect(str(node.store_path), read_only=True)
+    (cached,) = con.execute(f"SELECT count(*) FROM {PAIRS_TABLE}").fetchone() or (0,)
+    (run,) = con.execute(
+        "SELECT linkage FROM link__runs ORDER BY finished_at DESC LIMIT 1"
+    ).fetchone() or ("{}",)
+    con.close()
+    assert cached > 0
+    assert json.loads(run)["splink-v1"]["scoring"] == "full"
