@@ -475,6 +475,56 @@ def compare_item(
     return item, (*compare_records(a, b), person)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionRecord:
+    """One earlier decision on an item, from the vault's review log: who, when, what and the
+    note (free text that may name a child, so only for those who may read the vault's log)."""
+
+    decided_at: datetime
+    reviewer: str
+    decision: str
+    note: str | None
+
+
+def read_decision_history(
+    node: NodeSettings | Path | str, item_id: str
+) -> tuple[DecisionRecord, ...]:
+    """The decisions on an item as the vault's review log holds them, newest first (empty when
+    the log does not exist yet). The log is the vault's, so this is L0: node administrators
+    only, as ``show_item``."""
+    settings = node if isinstance(node, NodeSettings) else load_node(node)
+    # the same connection settings as ``_log``: DuckDB refuses a second connection to one file
+    # with another configuration in the same process
+    con = duckdb.connect(str(settings.vault_path))
+    try:
+        columns = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'vault__review_log' "
+                "AND database_name = current_database()"
+            ).fetchall()
+        }
+        if not columns:
+            return ()
+        note = "note" if "note" in columns else "CAST(NULL AS VARCHAR)"
+        rows = con.execute(
+            f"SELECT logged_at, reviewer, decision, {note} FROM vault__review_log "
+            "WHERE item_id = ? AND action = 'decide' ORDER BY logged_at DESC",
+            [item_id],
+        ).fetchall()
+    finally:
+        con.close()
+    return tuple(
+        DecisionRecord(
+            decided_at=row[0],
+            reviewer=str(row[1]),
+            decision=str(row[2]),
+            note=None if row[3] is None else str(row[3]),
+        )
+        for row in rows
+    )
+
+
 _STATE_SQL = (
     "WITH latest AS (SELECT item_id, arg_max(decision, decided_at) AS decision "
     "  FROM link__review_decisions GROUP BY item_id), "

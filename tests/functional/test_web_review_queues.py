@@ -221,6 +221,31 @@ def test_the_cli_keeps_a_note_with_a_decision(node: WebNode, pairs: dict[str, st
     assert row == ("reloaded",)
 
 
+def test_an_item_shows_its_earlier_decisions_newest_first_with_their_notes(
+    app: FastAPI, node: WebNode, pairs: dict[str, str]
+) -> None:
+    client = _client(app, "administrator")
+    path = f"/link/review/{pairs['stale']}"
+    cli = ["link", "review", str(node.node.root), "--reviewer", "Ada", "--list"]
+    assert main([*cli, "--decide", f"{pairs['stale']}=unsure", "--note", "older look"], {}) == 0
+    client.post(
+        path,
+        data={
+            "decision": "non-match",
+            "note": "newer look",
+            "csrf_token": csrf_token(client, path),
+        },
+    )
+    page = client.get(path).text
+    history = page.split("<h2>Earlier decisions</h2>", 1)[1].split("<h2>", 1)[0]
+    assert '<th scope="col">Note</th>' in history
+    newer, older = history.index("newer look"), history.index("older look")
+    assert newer < older  # newest first
+    assert "administrator" in history and "Ada" in history and "non-match" in history
+    apart = client.get(f"/link/review/{pairs['apart']}").text
+    assert "same family name, one digit apart" in apart  # the note recorded by an earlier test
+
+
 # ---------------------------------------------------------------- output review
 
 

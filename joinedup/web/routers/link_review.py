@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import UsageError
-from joinedup.govern import Action, ResourceKind
+from joinedup.govern import Action, ResourceKind, Role
 from joinedup.link.review import (
     MAX_NOTE_LENGTH,
     Decision,
@@ -33,6 +33,7 @@ from joinedup.link.review import (
     compare_item,
     decide_item,
     queue_index_items,
+    read_decision_history,
     read_review_queue,
 )
 from joinedup.web.governance import Granted, Requirement, require
@@ -113,6 +114,14 @@ async def queue_new_items(request: Request, granted: ReviewPage) -> Response:
     return RedirectResponse("/link/review", status_code=303)
 
 
+def _reads_review_log(granted: Granted) -> bool:
+    """Whether the viewer may read the notes of the vault's review log: node administrators
+    only. The door (``administer_node``) admits no one else today; this keeps the notes off the
+    page should the door ever widen."""
+    actor = granted.viewer.actor
+    return actor is not None and actor.role is Role.NODE_ADMIN
+
+
 def _item_context(
     request: Request, granted: Granted, item_id: str, **extra: object
 ) -> dict[str, object]:
@@ -121,6 +130,8 @@ def _item_context(
     return {
         "item": item,
         "fields": fields,
+        "history": read_decision_history(node, item_id),
+        "show_notes": _reads_review_log(granted),
         "state": item.state,
         "decisions": DECISIONS,
         "max_note": MAX_NOTE_LENGTH,
