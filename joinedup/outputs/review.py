@@ -160,6 +160,43 @@ def list_queue(con: duckdb.DuckDBPyConnection, *, pending_only: bool = True) -> 
     return [get_item(con, str(i)) for i in ids]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewQueue:
+    """One page of the queue: counts by state (every state, zero or not), the page's items,
+    and how many items the chosen state (or every state) holds in all."""
+
+    counts: dict[ReviewState, int]
+    items: tuple[ReviewItem, ...]
+    total: int
+
+
+def read_queue_page(
+    con: duckdb.DuckDBPyConnection,
+    state: ReviewState | None = ReviewState.PENDING,
+    *,
+    offset: int = 0,
+    limit: int = 25,
+) -> ReviewQueue:
+    """Counts by state and one page of the queue (one state, or all when ``state`` is None),
+    oldest first as ``list_queue`` orders it."""
+    ensure_review(con)
+    found = dict(
+        con.execute(f"SELECT state, count(*) FROM {LEDGER}.out__review GROUP BY ALL").fetchall()
+    )
+    counts = {s: int(found.get(s.value, 0)) for s in ReviewState}
+    where, params = ("", []) if state is None else ("WHERE state = ? ", [state.value])
+    ids = con.execute(
+        f"SELECT release_id FROM {LEDGER}.out__review "
+        + where
+        + "ORDER BY created_at, release_id LIMIT ? OFFSET ?",
+        [*params, max(1, limit), max(0, offset)],
+    ).fetchall()
+    total = sum(counts.values()) if state is None else counts[state]
+    return ReviewQueue(
+        counts=counts, items=tuple(get_item(con, str(r[0])) for r in ids), total=total
+    )
+
+
 def votes_on(con: duckdb.DuckDBPyConnection, release_id: str) -> tuple[CheckerVote, ...]:
     ensure_review(con)
     rows = con.execute(

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from joinedup.errors import UsageError
 from joinedup.web.governance import Granted, Requirement, Viewer
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -65,3 +66,14 @@ def render_granted(
         context=context,
         status_code=status_code,
     )
+
+
+def page_number(page: str) -> int:
+    """A list page's ``page`` query parameter as a number from 1; anything else is a usage error
+    shown with what to do (a 400 page, never FastAPI's 422). A page past the list's end is the
+    route's to tell, as it alone knows how many pages there are."""
+    try:
+        number = int(page)
+    except ValueError:
+        raise UsageError(f"page must be a whole number from 1; it was {page[:20]!r}") from None
+    return max(1, number)

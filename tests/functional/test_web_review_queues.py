@@ -26,7 +26,7 @@ from joinedup.link.review import (
     review_counts,
 )
 from joinedup.outputs.node import open_ledger, open_output_session, release_dir
-from joinedup.outputs.review import list_queue
+from joinedup.outputs.review import list_queue, read_queue_page
 from joinedup.web import create_app, web_settings_for
 from joinedup.web.demo_accounts import seed_demo_review_queues
 
@@ -125,6 +125,10 @@ def test_the_queue_pages(app: FastAPI, node: WebNode, pairs: dict[str, str]) -> 
     page = _client(app, "administrator").get("/link/review?state=all&page=1")
     pages = max(1, -(-total // link_review.PAGE_SIZE))
     assert f"page 1 of {pages}" in page.text
+    beyond = _client(app, "administrator").get(f"/link/review?state=all&page={pages + 1}")
+    assert beyond.status_code == 404 and f"There is no page {pages + 1}" in beyond.text
+    bad = _client(app, "administrator").get("/link/review?page=last")
+    assert bad.status_code == 400 and "page must be a whole number" in bad.text
 
 
 def test_an_item_shows_the_pair_de_identified_with_differences_highlighted(
@@ -365,3 +369,43 @@ def test_page_times_on_the_test_node(app: FastAPI, pairs: dict[str, str]) -> Non
         took = time.perf_counter() - started
         print(f"{path}: {took * 1000:.0f} ms")
         assert took < 10
+
+
+def test_the_output_queue_pages_and_filters_by_state(app: FastAPI, node: WebNode) -> None:
+    # last in the file: it fills the queue with more than a page of outputs
+    from joinedup.outputs.review import ReviewState, submit_for_review
+    from joinedup.web.routers import output_review
+
+    with open_ledger(node.node) as con:
+        for n in range(output_review.PAGE_SIZE + 3):
+            submit_for_review(
+                con,
+                release_id=f"paging-{n:03d}",
+                project_id=PROJECT,
+                requested_by="analyst",
+                why="free text",
+            )
+        counts = read_queue_page(con).counts
+    pending = counts[ReviewState.PENDING]
+    pages = -(-pending // output_review.PAGE_SIZE)
+    assert pages >= 2
+    client = _client(app, "output-checker")
+    first = client.get("/outputs/review")
+    assert first.status_code == 200
+    assert f"page 1 of {pages}" in first.text and "Next page" in first.text
+    assert first.text.count('<a href="/outputs/review/') == output_review.PAGE_SIZE
+    last = client.get(f"/outputs/review?state=pending&page={pages}")
+    assert "paging-027" in last.text and "Previous page" in last.text
+    beyond = client.get(f"/outputs/review?page={pages + 5}")
+    assert beyond.status_code == 404
+    assert f"There is no page {pages + 5}" in beyond.text and f"has {pages} pages" in beyond.text
+    bad = client.get("/outputs/review?page=two")
+    assert bad.status_code == 400 and "page must be a whole number" in bad.text
+    released = client.get("/outputs/review?state=released")
+    assert released.status_code == 200 and "paging-000" not in released.text
+    assert counts[ReviewState.RELEASED] >= 1  # released by an earlier test
+    released_count = counts[ReviewState.RELEASED]
+    assert f"{released_count} output{'s' if released_count > 1 else ''} released" in released.text
+    assert client.get("/outputs/review?state=nonsense").status_code == 400
+    everything = client.get("/outputs/review?show=all")  # the older spelling of state=all
+    assert "in the queue" in everything.text

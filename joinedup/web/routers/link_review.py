@@ -37,7 +37,7 @@ from joinedup.link.review import (
     read_review_queue,
 )
 from joinedup.web.governance import Granted, Requirement, require
-from joinedup.web.pages import PageLink, render_granted
+from joinedup.web.pages import PageLink, page_number, render_granted
 
 router = APIRouter()
 
@@ -81,16 +81,17 @@ def _state(value: str | None) -> ItemState | None:
 
 @router.get("/link/review")
 async def queue(
-    request: Request, granted: ReviewPage, state: str = "open", page: int = 1
+    request: Request, granted: ReviewPage, state: str = "open", page: str = "1"
 ) -> Response:
     node = request.app.state.settings.node
     chosen = _state(state)
-    page = max(1, page)
+    number = page_number(page)
     queue = await run_in_threadpool(
-        partial(read_review_queue, node, chosen, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        partial(read_review_queue, node, chosen, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     )
     total = queue.total
     pages = max(1, -(-total // PAGE_SIZE))
+    beyond = number > pages
     return render_granted(
         request,
         granted,
@@ -99,11 +100,13 @@ async def queue(
             "counts": queue.counts,
             "items": queue.items,
             "state": "all" if chosen is None else chosen.value,
-            "page": page,
+            "page": number,
             "pages": pages,
+            "beyond": beyond,
             "total": total,
             "states": tuple(ItemState),
         },
+        status_code=404 if beyond else 200,
     )
 
 

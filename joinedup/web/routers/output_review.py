@@ -30,10 +30,11 @@ from joinedup.govern import Action, Refusal, ResourceKind
 from joinedup.outputs import review
 from joinedup.outputs.node import open_ledger, staged_text, vote_on_output
 from joinedup.web.governance import Granted, Policy, Requirement, require
-from joinedup.web.pages import PageLink, render_granted
+from joinedup.web.pages import PageLink, page_number, render_granted
 
 router = APIRouter()
 
+PAGE_SIZE = 25
 QUEUE = Requirement(action=Action.REVIEW_OUTPUT, resource_kind=ResourceKind.OUTPUT, name="queue")
 LINKS: tuple[PageLink, ...] = (
     PageLink(
@@ -58,25 +59,52 @@ def _checker(granted: Granted) -> str:
     return actor.actor_id
 
 
-def _queue(node: NodeSettings, everything: bool) -> list[review.ReviewItem]:
+def _queue(node: NodeSettings, state: review.ReviewState | None, page: int) -> review.ReviewQueue:
     with open_ledger(node) as con:
-        return review.list_queue(con, pending_only=not everything)
+        return review.read_queue_page(con, state, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+
+
+def _chosen_state(state: str | None, show: str | None) -> review.ReviewState | None:
+    # ``show=all`` is the filter's older spelling, kept so bookmarks still work
+    value = "all" if show == "all" and not state else (state or "pending")
+    if value == "all":
+        return None
+    try:
+        return review.ReviewState(value)
+    except ValueError:
+        raise UsageError("show one of: pending, released, rejected or all") from None
 
 
 @router.get("/outputs/review")
-async def queue(request: Request, granted: QueuePage, show: str = "pending") -> Response:
-    everything = show == "all"
-    items = await run_in_threadpool(_queue, request.app.state.settings.node, everything)
+async def queue(
+    request: Request,
+    granted: QueuePage,
+    state: str | None = None,
+    show: str | None = None,
+    page: str = "1",
+) -> Response:
+    chosen = _chosen_state(state, show)
+    number = page_number(page)
+    found = await run_in_threadpool(_queue, request.app.state.settings.node, chosen, number)
+    pages = max(1, -(-found.total // PAGE_SIZE))
+    beyond = number > pages
     return render_granted(
         request,
         granted,
         "output_review.html",
         {
-            "items": items,
-            "everything": everything,
+            "counts": found.counts,
+            "items": found.items,
+            "total": found.total,
+            "state": "all" if chosen is None else chosen.value,
+            "states": tuple(review.ReviewState),
+            "page": number,
+            "pages": pages,
+            "beyond": beyond,
             "needed": review.APPROVALS_NEEDED,
             "checker": _checker(granted),
         },
+        status_code=404 if beyond else 200,
     )
 
 
