@@ -9,7 +9,8 @@
     │   ├── ContractError         an extract does not match its source contract   exit 5
     │   ├── AccessDenied          govern refused the action (reason given)        exit 3
     │   ├── DisclosureBlocked     an output failed disclosure control              exit 4
-    │   └── LinkageError          linkage could not run on the inputs given        exit 5
+    │   ├── LinkageError          linkage could not run on the inputs given        exit 5
+    │   └── NodeBusy              a database is locked by other work (a refresh)  exit 6
     └── InternalError             a bug: reported with a traceback                 exit 1
 
 Messages name files, row numbers, columns, tables and counts. They never carry a row's values.
@@ -54,6 +55,14 @@ class DisclosureBlocked(UserError):
 
 class LinkageError(UserError):
     exit_code = 5
+
+
+class NodeBusy(UserError):
+    """A node's database is locked by other work, usually a refresh holding the store; trying
+    again later works. The web app answers 503 with ``Retry-After: retry_after`` seconds."""
+
+    exit_code = 6
+    retry_after = 120
 
 
 class InternalError(JoinedupError):

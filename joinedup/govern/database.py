@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from joinedup.config import NodeSettings, load_node
-from joinedup.errors import ConfigError
+from joinedup.errors import NodeBusy
 from joinedup.store.secondary import DISSENT_DDL, GOVERN_FILE, WITHDRAWAL_DDL
 
 _DDL: tuple[str, ...] = (
@@ -95,10 +95,16 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # another process's lock (a refresh holds the store), or a connection of this
+            # process opened in the other mode; anything else is not ours to wait out
+            text = str(exc)
+            if "Could not set lock" not in text and "different configuration" not in text:
+                raise
             if time.monotonic() > deadline:
-                raise ConfigError(
-                    f"{path} is busy (another process holds it); try again in a moment"
+                raise NodeBusy(
+                    f"{path.name} is busy: the node is refreshing or another process holds it; "
+                    "try again in a few minutes"
                 ) from None
             time.sleep(0.05)
 

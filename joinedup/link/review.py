@@ -33,6 +33,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from pathlib import Path
 import duckdb
 
 from joinedup.config import NodeSettings, load_node
-from joinedup.errors import ConfigError, UsageError
+from joinedup.errors import ConfigError, NodeBusy, UsageError
 from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
 
 QUEUE_DDL = (
@@ -183,19 +184,84 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+BUSY = (
+    "the node is refreshing (its {what} is locked by other work, usually "
+    "`joinedup node refresh`); try again in a few minutes"
+)
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    """Whether DuckDB refused a connection for another's hold on the file: another process's
+    lock (a refresh), or a connection of this process opened in another mode or attached."""
+    text = str(exc)
+    return any(
+        sign in text
+        for sign in ("Could not set lock", "different configuration", "file handle conflict")
+    )
+
+
+BUSY_WAIT_SECONDS = 2.0  # long enough for a decision of this process, far short of a refresh
+
+
+def _connect(
+    path: Path, what: str, *, read_only: bool, **options: object
+) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``; NodeBusy when it stays held for ``BUSY_WAIT_SECONDS``.
+
+    Read-only, the file is attached (as ``store``, the connection's default) to a connection of
+    its own in memory: DuckDB shares one instance, and its attachments, among a process's
+    connections to one file, and refuses a second connection with other settings."""
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    literal = "'" + str(path).replace("'", "''") + "'"
+    while True:
+        con = None
+        try:
+            if not read_only:
+                return duckdb.connect(str(path), **options)  # type: ignore[arg-type]
+            con = duckdb.connect(**options)  # type: ignore[arg-type]
+            con.execute(f"ATTACH {literal} AS store (READ_ONLY)")
+            con.execute("USE store")
+            return con
+        except duckdb.Error as exc:
+            if con is not None:
+                con.close()
+            if not _is_lock_conflict(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise NodeBusy(BUSY.format(what=what)) from exc
+            time.sleep(0.05)
+
+
 @contextmanager
 def _store(node: NodeSettings, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A store connection with the vault attached read-only: read-only unless ``write``, so
+    readers share the store with each other (DuckDB lets many read-only processes in, or one
+    writer); NodeBusy when a writer (a refresh) holds it."""
     from joinedup.link.refresh import attach_vault
 
-    con = duckdb.connect(str(node.store_path), config=node.duckdb_config())
+    con = _connect(node.store_path, "store", read_only=not write, config=node.duckdb_config())
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if "link__record_person" not in tables:
             raise ConfigError(
                 f"{node.root} has no person index yet; run: joinedup node refresh NODE"
             )
-        create_review_tables(con)
-        attach_vault(con, node.vault_path)
+        if write:
+            create_review_tables(con)
+        else:
+            # a read-only store cannot gain the tables; empty temporary ones read the same
+            for ddl, table in (
+                (QUEUE_DDL, "link__review_queue"),
+                (DECISIONS_DDL, "link__review_decisions"),
+            ):
+                if table not in tables:
+                    con.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        try:
+            attach_vault(con, node.vault_path)
+        except duckdb.Error as exc:
+            if _is_lock_conflict(exc):
+                raise NodeBusy(BUSY.format(what="vault")) from exc
+            raise
         yield con
     finally:
         con.close()
@@ -296,7 +362,7 @@ def _log(
     decision: str | None,
     note: str | None = None,
 ) -> None:
-    con = duckdb.connect(str(node.vault_path))
+    con = _connect(node.vault_path, "vault", read_only=False)
     try:
         con.execute(LOG_DDL)
         con.execute(LOG_NOTE_MIGRATION)
@@ -495,7 +561,7 @@ def read_decision_history(
     settings = node if isinstance(node, NodeSettings) else load_node(node)
     # the same connection settings as ``_log``: DuckDB refuses a second connection to one file
     # with another configuration in the same process
-    con = duckdb.connect(str(settings.vault_path))
+    con = _connect(settings.vault_path, "vault", read_only=False)
     try:
         columns = {
             str(r[0])

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from joinedup.errors import AccessDenied, UserError
+from joinedup.errors import AccessDenied, NodeBusy, UserError
 from joinedup.govern import Action, Refusal, Resource, ResourceKind
 from joinedup.govern.model import FRONTLINE_ROLES, MIN_BREAK_GLASS_REASON
 from joinedup.web.auth import AccountStore, SessionCodec, SessionStore, SigninThrottle
@@ -79,6 +79,7 @@ def create_app(
     app.middleware("http")(_session_middleware)
     app.middleware("http")(security_headers_middleware(https=settings.secure_cookies))
     app.add_exception_handler(AccessDenied, _access_denied)
+    app.add_exception_handler(NodeBusy, _node_busy)
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
@@ -188,6 +189,13 @@ async def _access_denied(request: Request, exc: Exception) -> Response:
         target = quote(request.url.path, safe="/")
         return RedirectResponse(f"/signin?next={target}", status_code=303)
     return _error_page(request, status=403, title="Not allowed", reason=str(exc))
+
+
+async def _node_busy(request: Request, exc: Exception) -> Response:
+    """A database locked by a refresh: a page that says so, 503 with when to try again."""
+    response = _error_page(request, status=503, title="The node is refreshing", reason=str(exc))
+    response.headers["Retry-After"] = str(NodeBusy.retry_after)
+    return response
 
 
 async def _user_error(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,8 @@ review (``/outputs/review``, two independent output checkers)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 
 import duckdb
@@ -248,6 +250,70 @@ def test_an_item_shows_its_earlier_decisions_newest_first_with_their_notes(
     assert "administrator" in history and "Ada" in history and "non-match" in history
     apart = client.get(f"/link/review/{pairs['apart']}").text
     assert "same family name, one digit apart" in apart  # the note recorded by an earlier test
+
+
+def _hold_the_store(path: str) -> subprocess.Popen[str]:
+    """Another process holding the store read-write, as ``joinedup node refresh`` does."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "sys.stdin.read()",
+            path,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_the_linkage_review_says_the_node_is_refreshing_while_the_store_is_locked(
+    app: FastAPI, node: WebNode, pairs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from joinedup.govern import database
+
+    # every page's policy session waits this long for the store before it gives up
+    monkeypatch.setattr(database, "_BUSY_RETRY_SECONDS", 0.2)
+    client = _client(app, "administrator")
+    path = f"/link/review/{pairs['together']}"
+    token = csrf_token(client, path)
+    holder = _hold_the_store(str(node.node.store_path))
+    try:
+        for page in (client.get("/link/review"), client.get(path)):
+            assert page.status_code == 503, _reason(page.text)
+            assert page.headers["retry-after"] == "120"
+            assert (
+                "The node is refreshing" in page.text and "try again in a few minutes" in page.text
+            )
+        refused = client.post(path, data={"decision": "match", "csrf_token": token})
+        assert refused.status_code == 503
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert client.get("/link/review").status_code == 200  # the refresh is over
+    # a write connection held in this process (another mode than the page's read-only one)
+    held = duckdb.connect(str(node.node.store_path))
+    try:
+        assert client.get("/link/review").status_code == 503
+    finally:
+        held.close()
+
+
+def test_viewing_the_linkage_review_opens_the_store_read_only(
+    app: FastAPI, node: WebNode, pairs: dict[str, str]
+) -> None:
+    # two read-only processes may share the store: a reader elsewhere does not block the page
+    reader = duckdb.connect(str(node.node.store_path), read_only=True)
+    try:
+        client = _client(app, "administrator")
+        assert client.get("/link/review").status_code == 200
+        assert client.get(f"/link/review/{pairs['together']}").status_code == 200
+    finally:
+        reader.close()
 
 
 # ---------------------------------------------------------------- output review
