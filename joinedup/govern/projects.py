@@ -183,6 +183,19 @@ def _check_spec(spec: ProjectSpec, today: date) -> list[str]:
     return problems
 
 
+def application_problems(
+    spec: ProjectSpec, *, applicant: Actor, members: list[Actor], today: date
+) -> list[str]:
+    """Every unmet safe of an application, in the form's order (empty when it may be
+    recorded): what ``apply_project`` refuses, for a form that shows them all at once."""
+    problems = _check_spec(spec, today)
+    if applicant.actor_id not in spec.members:
+        problems.append("the applicant must be a member of the project")
+    for member in members:
+        problems += safe_people_problems(member, spec.purpose, today)
+    return problems
+
+
 def apply_project(
     con: duckdb.DuckDBPyConnection,
     spec: ProjectSpec,
@@ -192,11 +205,7 @@ def apply_project(
     today: date,
 ) -> Project:
     """Record an application; UsageError listing every unmet safe if it is incomplete."""
-    problems = _check_spec(spec, today)
-    if applicant.actor_id not in spec.members:
-        problems.append("the applicant must be a member of the project")
-    for member in members:
-        problems += safe_people_problems(member, spec.purpose, today)
+    problems = application_problems(spec, applicant=applicant, members=members, today=today)
     if problems:
         raise UsageError("the application is incomplete: " + "; ".join(problems))
     project = Project(

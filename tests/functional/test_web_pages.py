@@ -343,6 +343,45 @@ def test_a_bad_cohort_is_shown_back_naming_the_field(
     assert str(escape(cohort_spec)) in response.text  # kept for correcting
 
 
+def test_every_problem_of_the_application_is_shown_at_once_with_what_was_typed(
+    app: FastAPI,
+) -> None:
+    client = _client(app, "researcher")
+    response = client.post(
+        "/projects/new",
+        data={
+            "csrf_token": csrf_token(client, "/projects/new"),
+            "title": "",
+            "purpose": "research",
+            "lay_summary": "How children fare after moving school",
+            "public_benefit": "",
+            "legal_basis": "6(1)(e)+9(2)(j)+s251",
+            "datasets": "view__secondary__person",
+            "variables": "view__secondary__person.sex",
+            "cohort": "",
+            "cohort_spec": '{"age": {"at": "2025-08-31", "min": 9, "max": 4}}',
+            "setting": "jobs",
+            "outputs": "tables",
+            "expires_on": "next year",
+        },
+    )
+    assert response.status_code == 400
+    text = response.text
+    assert "The application was not recorded" in text
+    for problem in (
+        "cohort.age: min is above max",
+        "write the end date as YYYY-MM-DD",
+        "title is empty",
+        "public benefit is empty",
+        "cohort is empty",
+    ):
+        assert str(escape(problem)) in text.split("<ul>", 1)[1].split("</ul>", 1)[0], problem
+    assert "give the cohort spec" not in text  # the unreadable spec is told once, as it is
+    assert "expiry must be after today" not in text  # as is the unreadable date
+    assert "How children fare after moving school" in text and "next year" in text
+    assert str(escape('{"age": {"at": "2025-08-31", "min": 9, "max": 4}}')) in text
+
+
 def _young_patient(node: WebNode) -> dict[str, str]:
     today = date.today()
     with (node.extracts / "gp_events" / "patients.csv").open() as handle:

@@ -12,7 +12,7 @@ with the reason, nothing half-written.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -21,14 +21,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from joinedup.errors import UsageError
-from joinedup.govern import Action, ResourceKind, Role
-from joinedup.govern.cohort import parse_cohort_text
+from joinedup.govern import Action, Actor, ResourceKind, Role
+from joinedup.govern.cohort import CohortError, parse_cohort_text
 from joinedup.govern.database import open_govern
 from joinedup.govern.projects import (
     LAWFUL_BASES,
     ProjectSpec,
     Review,
     Setting,
+    application_problems,
     apply_project,
     countersign_project,
     get_project,
@@ -86,14 +87,61 @@ def _lines(value: object) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _form_context(values: dict[str, str], error: str | None = None) -> dict[str, object]:
+def _form_context(values: dict[str, str], errors: list[str] | None = None) -> dict[str, object]:
     return {
         "values": values,
-        "error": error,
+        "errors": errors or [],
         "purposes": RESEARCH_PURPOSES,
         "settings": tuple(Setting),
         "bases": {p.value: sorted(LAWFUL_BASES[p]) for p in RESEARCH_PURPOSES},
     }
+
+
+def _read_application(
+    values: dict[str, str], actor: Actor, today: date
+) -> tuple[ProjectSpec, list[str]]:
+    """The form as a spec, with every problem of it at once: what could not be read (purpose,
+    setting, cohort spec, end date) and what ``application_problems`` finds in the rest. A field
+    that could not be read is checked as a harmless stand-in so its one problem is told once."""
+    unreadable: list[str] = []
+    try:
+        purpose = Purpose(values.get("purpose", "research"))
+    except ValueError:
+        unreadable.append("choose a purpose from the list")
+        purpose = Purpose.RESEARCH
+    try:
+        setting = Setting(values.get("setting", "jobs"))
+    except ValueError:
+        unreadable.append("choose a setting from the list")
+        setting = Setting.JOBS
+    try:
+        cohort_spec = parse_cohort_text(values.get("cohort_spec", ""), source="the cohort")
+    except CohortError as exc:
+        unreadable.append(str(exc))
+        cohort_spec = parse_cohort_text('{"whole_population": true}')
+    try:
+        expires_on = date.fromisoformat(values.get("expires_on", "").strip())
+    except ValueError:
+        unreadable.append("write the end date as YYYY-MM-DD")
+        expires_on = today + timedelta(days=1)
+    spec = ProjectSpec(
+        title=values.get("title", "").strip(),
+        purpose=purpose,
+        members=(actor.actor_id,),
+        lay_summary=values.get("lay_summary", "").strip(),
+        public_benefit=values.get("public_benefit", "").strip(),
+        legal_basis=values.get("legal_basis", "").strip(),
+        datasets=_lines(values.get("datasets")),
+        variables=_lines(values.get("variables")),
+        cohort=values.get("cohort", "").strip(),
+        cohort_spec=cohort_spec,
+        setting=setting,
+        outputs=values.get("outputs", "").strip(),
+        expires_on=expires_on,
+        ethics_reference=values.get("ethics_reference", "").strip() or None,
+    )
+    problems = application_problems(spec, applicant=actor, members=[actor], today=today)
+    return spec, unreadable + problems
 
 
 @router.get("/projects")
@@ -115,30 +163,16 @@ async def apply(request: Request, granted: ApplyPage) -> Response:
     values = {key: str(value) for key, value in form.items() if key != "csrf_token"}
     actor = granted.viewer.actor
     assert actor is not None  # the door admits no anonymous visitor here
-    try:
-        spec = ProjectSpec(
-            title=values.get("title", "").strip(),
-            purpose=Purpose(values.get("purpose", "research")),
-            members=(actor.actor_id,),
-            lay_summary=values.get("lay_summary", "").strip(),
-            public_benefit=values.get("public_benefit", "").strip(),
-            legal_basis=values.get("legal_basis", "").strip(),
-            datasets=_lines(values.get("datasets")),
-            variables=_lines(values.get("variables")),
-            cohort=values.get("cohort", "").strip(),
-            cohort_spec=parse_cohort_text(values.get("cohort_spec", ""), source="the cohort"),
-            setting=Setting(values.get("setting", "jobs")),
-            outputs=values.get("outputs", "").strip(),
-            expires_on=date.fromisoformat(values.get("expires_on", "").strip()),
-            ethics_reference=values.get("ethics_reference", "").strip() or None,
-        )
-        with open_govern(request.app.state.settings.node) as con:
-            project = apply_project(con, spec, applicant=actor, members=[actor], today=_today())
-    except ValueError:
-        context = _form_context(values, "write the expiry date as YYYY-MM-DD")
-        return render_granted(request, granted, "project_new.html", context, status_code=400)
-    except UsageError as exc:
-        context = _form_context(values, str(exc))
+    today = _today()
+    spec, problems = _read_application(values, actor, today)
+    if not problems:
+        try:
+            with open_govern(request.app.state.settings.node) as con:
+                project = apply_project(con, spec, applicant=actor, members=[actor], today=today)
+        except UsageError as exc:
+            problems = [str(exc)]
+    if problems:
+        context = _form_context(values, problems)
         return render_granted(request, granted, "project_new.html", context, status_code=400)
     return RedirectResponse(f"/projects/{project.project_id}", status_code=303)
 
