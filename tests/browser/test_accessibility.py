@@ -7,9 +7,10 @@ content security policy does not govern; the app itself never serves or loads it
 axe-core fails the test (run ``make axe``), it never skips.
 
 Pages: sign-in, the transparency register, each demo role's home page, the child view, the
-project application, the project list, the DAC review of one project, the opt-out, withdrawal
-and consent pages, the audit log, the linkage review queue and one item, the output-review
-queue and one output, and a refusal page.
+project application (empty, and refused with its list of problems), the project list, the DAC
+review of one project, the opt-out, withdrawal and consent pages, the audit log, the linkage
+review queue and one item (before and after a decision, with its earlier decisions), the
+output-review queue and one output, and a refusal page.
 """
 
 from __future__ import annotations
@@ -198,6 +199,16 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     _sign_in(page, site, "researcher")
     page.goto(site.url + "projects/new")
     check(page, "researcher /projects/new")
+    page.fill("#title", "A form with problems")
+    for field in ("lay_summary", "public_benefit", "legal_basis", "datasets", "variables"):
+        page.fill(f"#{field}", "x")
+    page.fill("#cohort", "some children")
+    page.fill("#cohort_spec", '{"age": {"min": 9, "max": 4}}')
+    page.fill("#outputs", "tables")
+    page.fill("#expires_on", "next year")
+    page.get_by_role("button", name="Send the application").click()
+    assert page.get_by_text("The application was not recorded").is_visible()
+    check(page, "researcher /projects/new with every problem of the form")
     project = _apply_for_a_project(page, site)
     page.goto(site.url + "projects")
     check(page, "researcher /projects")
@@ -228,6 +239,12 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.goto(site.url + f"link/review/{item_id}")
     assert page.get_by_role("heading", name="Your decision").is_visible()
     check(page, "administrator /link/review item")
+    page.get_by_label("Unsure: leave it open").check()
+    page.fill("#note", "needs the school's records to tell")
+    page.get_by_role("button", name="Record the decision").click()
+    assert page.get_by_role("heading", name="Earlier decisions").is_visible()
+    assert page.get_by_text("needs the school's records to tell").is_visible()
+    check(page, "administrator /link/review item with its earlier decisions")
     page.screenshot(path=str(site.screenshots / "link-review-item.png"), full_page=True)
     page.close()
 
@@ -240,7 +257,7 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     check(page, "output-checker /outputs/review item")
     page.close()
 
-    assert len(checked) == 2 + len(ROLES) + 3 + 2 + 1 + 3 + 1 + 2 + 2
+    assert len(checked) == 2 + len(ROLES) + 3 + 3 + 1 + 3 + 1 + 3 + 2
     assert not problems, "\n".join(
         f"{where}:\n  " + "\n  ".join(found) for where, found in problems.items()
     )
