@@ -140,6 +140,7 @@ def test_an_item_shows_the_pair_de_identified_with_differences_highlighted(
     assert page.status_code == 200
     assert 'class="differs"' in page.text
     assert "two persons" in page.text
+    assert "No decision on this pair yet." in page.text  # the first look at it
     # no name, number or address of either record is on the page
     with duckdb.connect(str(node.node.vault_path), read_only=True) as con:
         keys = con.execute(
