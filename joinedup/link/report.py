@@ -29,7 +29,10 @@ Sections (see docs/how-to/read-the-linkage-report.md):
 - **audit samples**: linked pairs (oversampling the lowest weights) and unlinked records with
   their best candidate, shown by **record key, source and agreement pattern only**;
 - **clusters**: size distribution, persons holding two NHS numbers and other guard conflicts;
-- **provenance**: versions, method, rules, guard thresholds, refresh and report run times.
+- **provenance**: versions, method, rules, guard thresholds, refresh and report run times, and
+  the latest run's pair scoring (``provenance["linkage"]``): incremental or full (and why full),
+  profiles unchanged / new or changed / gone, pairs reused / newly scored and the Splink stage's
+  timings, read from ``link__runs.linkage`` ("not recorded" for runs that predate it).
 
 Invariants:
 - identifiers are read inside SQL over the vault and never leave it: the report holds counts,
@@ -340,6 +343,7 @@ def build_linkage_report(
 
         attach_vault(con, settings.vault_path)
         run = _latest_run(con)
+        linkage = _run_linkage(con, run["run_id"])
         _load_records(con, truth_dir)
         n_records = _scalar(con, "SELECT count(*) FROM rec")
         inputs = _inputs(con, truth_dir is not None)
@@ -364,6 +368,7 @@ def build_linkage_report(
         "refresh_finished_at": run["finished_at"],
         "refresh_seconds": run["seconds"],
         "guarded_keys_rejected": run["guarded_keys_rejected"],
+        "linkage": linkage,
         "thresholds": {
             "max_nhs_numbers_per_person": 1,
             "linked_means": "same person_id in link__record_person",
@@ -432,6 +437,93 @@ def _latest_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "conflicts": json.loads(row[7]),
         "persons_with_records": int(row[8]),
     }
+
+
+# The pair-scoring figures of a run's stage report the report shows (counts), in this order.
+LINKAGE_COUNTS = (
+    ("profiles_unchanged", "profiles unchanged"),
+    ("profiles_new_or_changed", "profiles new or changed"),
+    ("profiles_removed", "profiles gone"),
+    ("pairs_reused", "pairs reused from the pair cache"),
+    ("pairs_newly_scored", "pairs newly scored"),
+)
+# ... and its timings in seconds.
+LINKAGE_SECONDS = (
+    ("seconds_features", "features"),
+    ("seconds_training", "training or loading the model"),
+    ("seconds_term_frequencies", "term frequencies"),
+    ("seconds_pair_cache_read", "pair cache read"),
+    ("seconds_scoring", "scoring"),
+    ("seconds_pair_cache_write", "pair cache write"),
+    ("seconds_predict", "prediction in all"),
+    ("seconds_merges", "merges"),
+    ("seconds", "stage in all"),
+)
+NOT_RECORDED = "not recorded"
+
+
+def _run_linkage(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The pair scoring of run ``run_id`` from ``link__runs.linkage``: ``scoring`` (incremental,
+    full or "not recorded"), ``full_because``, ``stage``, the counts of ``LINKAGE_COUNTS`` and
+    the seconds of ``LINKAGE_SECONDS`` (None where the run did not record one).
+
+    Only those named figures are copied, and only when they are numbers; ``scoring`` and
+    ``full_because`` are the stage's own fixed phrases. A run made before the column existed
+    (the column missing or NULL), or one whose stages scored no pairs (the deterministic method,
+    a skipped Splink stage), reads as "not recorded" with a ``note`` saying which."""
+    import json
+
+    def not_recorded(note: str) -> dict[str, Any]:
+        return {
+            "scoring": NOT_RECORDED,
+            "full_because": None,
+            "stage": None,
+            "note": note,
+            "counts": {key: None for key, _ in LINKAGE_COUNTS},
+            "seconds": {key: None for key, _ in LINKAGE_SECONDS},
+        }
+
+    has_column = _scalar(
+        con,
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'link__runs' "
+        "AND column_name = 'linkage'",
+    )
+    row = (
+        con.execute("SELECT linkage FROM link__runs WHERE run_id = ?", [run_id]).fetchone()
+        if has_column
+        else None
+    )
+    if row is None or row[0] is None:
+        return not_recorded("the latest refresh predates the recording of pair scoring")
+    try:
+        stages = json.loads(row[0])
+    except ValueError:
+        return not_recorded("the latest refresh's stage report could not be read")
+    if not isinstance(stages, dict):
+        return not_recorded("the latest refresh's stage report could not be read")
+    for stage, report in stages.items():
+        if not isinstance(report, dict) or report.get("scoring") not in ("incremental", "full"):
+            continue
+        because = report.get("full_because")
+        return {
+            "scoring": report["scoring"],
+            "full_because": because if isinstance(because, str) else None,
+            "stage": str(stage),
+            "note": None,
+            "counts": {key: _number(report.get(key), int) for key, _ in LINKAGE_COUNTS},
+            "seconds": {key: _number(report.get(key), float) for key, _ in LINKAGE_SECONDS},
+        }
+    if any(isinstance(r, dict) and "skipped" in r for r in stages.values()):
+        return not_recorded("the latest refresh's Splink stage was skipped; no pairs were scored")
+    return not_recorded(
+        "the latest refresh scored no pairs (the deterministic method, or too few records)"
+    )
+
+
+def _number(value: object, kind: type[int] | type[float]) -> int | float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return kind(value)
 
 
 def _load_records(con: duckdb.DuckDBPyConnection, truth_dir: Path | None) -> None:

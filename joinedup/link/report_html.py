@@ -19,7 +19,15 @@ from html import escape
 
 from matplotlib.figure import Figure
 
-from joinedup.link.report import LinkageReport, PairScore, Rate, SubgroupRates
+from joinedup.link.report import (
+    LINKAGE_COUNTS,
+    LINKAGE_SECONDS,
+    NOT_RECORDED,
+    LinkageReport,
+    PairScore,
+    Rate,
+    SubgroupRates,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;
@@ -273,6 +281,36 @@ def _audit_table(caption: str, pairs: Sequence[object], has_truth: bool) -> str:
     return '<div class="keys">' + _table(caption, headings, rows, {4}) + "</div>"
 
 
+def _linkage_table(linkage: object) -> str:
+    """The latest run's pair scoring: incremental or full (and why), counts and timings."""
+    if not isinstance(linkage, dict) or linkage.get("scoring") in (None, NOT_RECORDED):
+        note = linkage.get("note") if isinstance(linkage, dict) else None
+        return (
+            '<p class="note">Latest run\'s pair scoring: not recorded'
+            + (f" ({escape(str(note))})" if note else "")
+            + ".</p>"
+        )
+    scoring = str(linkage["scoring"])
+    because = linkage.get("full_because")
+    counts = linkage.get("counts") or {}
+    seconds = linkage.get("seconds") or {}
+    rows: list[list[object]] = [
+        ["scoring", scoring + (f" (full because {because})" if because else "")],
+        *(
+            [label, NOT_RECORDED if counts.get(key) is None else counts[key]]
+            for key, label in LINKAGE_COUNTS
+        ),
+        *(
+            [f"seconds: {label}", seconds[key]]
+            for key, label in LINKAGE_SECONDS
+            if seconds.get(key) is not None
+        ),
+    ]
+    return _table(
+        f"Latest run's pair scoring ({linkage.get('stage')})", ["item", "value"], rows, {1}
+    )
+
+
 def render_report_html(report: LinkageReport) -> str:
     """The report as a self-contained, accessible HTML page."""
     has_truth = report.truth_overall is not None
@@ -503,6 +541,8 @@ def render_report_html(report: LinkageReport) -> str:
     )
     prov_rows: list[list[object]] = []
     for key, value in prov.items():
+        if key == "linkage":
+            continue  # a table of its own, below
         if key == "rules":
             value = ", ".join(f"{r['name']} ({r['strength']})" for r in value)
         elif key == "thresholds":
@@ -511,6 +551,7 @@ def render_report_html(report: LinkageReport) -> str:
     parts.append(
         '<section aria-labelledby="provenance"><h2 id="provenance">Provenance</h2>'
         + _table("Versions, settings and run times", ["item", "value"], prov_rows, set())
+        + _linkage_table(prov.get("linkage"))
         + "</section>"
     )
     nav = "".join(

@@ -127,6 +127,7 @@ def test_html_is_self_contained_and_accessible(written: tuple[str, dict]) -> Non
     figures = re.findall(r'<figure role="img" aria-label="([^"]+)"><svg', html)
     assert len(figures) >= 5 and all(len(alt) > 40 for alt in figures)
     assert html.count("<caption>") >= 10
+    assert "Latest run&#x27;s pair scoring" in html
     for section in (
         "inputs",
         "blocking",
@@ -174,6 +175,11 @@ def test_json_report_scores_against_truth(written: tuple[str, dict]) -> None:
         "postcode",
     }
     assert data["provenance"]["method"]
+    linkage = data["provenance"]["linkage"]  # the latest run's pair scoring, counts only
+    assert linkage["scoring"] in ("full", "incremental")
+    # a full scoring counts no profiles gone; every other figure is a count
+    assert all(v is None or isinstance(v, int) for v in linkage["counts"].values())
+    assert isinstance(linkage["counts"]["pairs_newly_scored"], int)
 
 
 def test_report_without_truth_uses_store_subgroups(

@@ -65,6 +65,17 @@ def _linkage_of_last_run(node: Path) -> dict[str, object]:
     return report
 
 
+def _report_linkage(
+    node: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, object], str]:
+    """``joinedup link report``'s latest-run pair scoring (JSON) and its HTML page."""
+    html = node / "linkage-report.html"
+    assert main(["link", "report", str(node), "--out", str(html), "--json"], {}) == 0
+    data = json.loads(capsys.readouterr().out)
+    linkage: dict[str, object] = data["provenance"]["linkage"]
+    return linkage, html.read_text(encoding="utf-8")
+
+
 def test_incremental_refresh_reuses_pairs_and_agrees_with_full(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -93,11 +104,27 @@ def test_incremental_refresh_reuses_pairs_and_agrees_with_full(
     assert report["profiles_new_or_changed"] > 0
     assert report["profiles_removed"] > 0
     assert _linkage_of_last_run(node.root)["pairs_reused"] == report["pairs_reused"]
+    # the linkage report shows the same figures, counts only
+    shown, html = _report_linkage(node.root, capsys)
+    assert shown["scoring"] == "incremental" and shown["full_because"] is None
+    counts = shown["counts"]
+    assert isinstance(counts, dict)
+    assert counts["pairs_reused"] == report["pairs_reused"] > 0
+    assert counts["pairs_newly_scored"] == report["pairs_newly_scored"]
+    assert counts["profiles_removed"] == report["profiles_removed"]
+    seconds = shown["seconds"]
+    assert isinstance(seconds, dict) and seconds["seconds_scoring"] is not None
+    assert f'<td class="n">{report["pairs_reused"]:,}</td>' in html
+    assert "pairs reused from the pair cache" in html
 
     full = _refresh(full_root, capsys, "--full")
     full_report = full["stage_reports"]["splink-v1"]  # type: ignore[index]
     assert full_report["scoring"] == "full"
     assert full_report["pairs_reused"] == 0
+    shown, html = _report_linkage(full_root, capsys)
+    assert shown["scoring"] == "full"
+    assert shown["full_because"] == "a full refresh was asked for"
+    assert "full because a full refresh was asked for" in html
 
     a, b = _persons(node.root), _persons(full_root)
     assert a.keys() == b.keys()

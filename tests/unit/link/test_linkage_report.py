@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
+import duckdb
 import pytest
 
 from joinedup.link.report import (
@@ -14,6 +18,7 @@ from joinedup.link.report import (
     LinkageReport,
     SubgroupRates,
     WeightHistogram,
+    _run_linkage,
     wilson,
 )
 from joinedup.link.report_html import render_report_html
@@ -114,3 +119,69 @@ def test_as_dict_is_json_ready() -> None:
 
     data = _report("n").as_dict()
     assert json.loads(json.dumps(data))["field_weights"][0]["weight"] == pytest.approx(0.985, 0.01)
+
+
+def _runs(linkage: str | None, *, with_column: bool = True) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(
+        "CREATE TABLE link__runs (run_id VARCHAR" + (", linkage VARCHAR)" if with_column else ")")
+    )
+    if with_column:
+        con.execute("INSERT INTO link__runs VALUES ('r1', ?)", [linkage])
+    else:
+        con.execute("INSERT INTO link__runs VALUES ('r1')")
+    return con
+
+
+def test_run_linkage_reads_the_scoring_figures_only() -> None:
+    stage = {
+        "engine": "duckdb",
+        "scoring": "incremental",
+        "profiles_unchanged": 90,
+        "profiles_new_or_changed": 10,
+        "profiles_removed": 2,
+        "pairs_reused": 400,
+        "pairs_newly_scored": 35,
+        "seconds_scoring": 0.25,
+        "seconds": 1.5,
+        "settings_hash": "abc123",
+    }
+    linkage = _run_linkage(_runs(json.dumps({"splink-v1": stage})), "r1")
+    assert linkage["scoring"] == "incremental" and linkage["full_because"] is None
+    assert linkage["stage"] == "splink-v1"
+    assert linkage["counts"] == {
+        "profiles_unchanged": 90,
+        "profiles_new_or_changed": 10,
+        "profiles_removed": 2,
+        "pairs_reused": 400,
+        "pairs_newly_scored": 35,
+    }
+    assert linkage["seconds"]["seconds_scoring"] == 0.25
+    assert linkage["seconds"]["seconds_training"] is None
+    assert "abc123" not in json.dumps(linkage)  # only the named figures are copied
+
+    full = {"scoring": "full", "full_because": "a full refresh was asked for", "pairs_reused": 0}
+    linkage = _run_linkage(_runs(json.dumps({"splink-v1": full})), "r1")
+    assert linkage["scoring"] == "full"
+    assert linkage["full_because"] == "a full refresh was asked for"
+    html = render_report_html(
+        replace(_report("n"), provenance={**_report("n").provenance, "linkage": linkage})
+    )
+    assert "full because a full refresh was asked for" in html
+    assert "pairs reused from the pair cache" in html
+
+
+def test_run_linkage_of_older_runs_is_not_recorded() -> None:
+    for con in (_runs(None, with_column=False), _runs(None)):
+        linkage = _run_linkage(con, "r1")
+        assert linkage["scoring"] == "not recorded"
+        assert "predates" in linkage["note"]
+        assert all(v is None for v in linkage["counts"].values())
+    deterministic = _run_linkage(_runs("{}"), "r1")
+    assert deterministic["scoring"] == "not recorded" and "no pairs" in deterministic["note"]
+    html = render_report_html(_report("n"))  # a report with no linkage figures at all
+    assert "pair scoring: not recorded" in html
+    html = render_report_html(
+        replace(_report("n"), provenance={**_report("n").provenance, "linkage": linkage})
+    )
+    assert "pair scoring: not recorded (the latest refresh predates" in html
