@@ -40,7 +40,8 @@ DEFAULT_SEED = 11
 WITHHOLD_EVERY = 20
 
 
-def _persons(node: Path) -> dict[str, frozenset[str]]:
+def persons_by_record(node: Path) -> dict[str, frozenset[str]]:
+    """Each record's person, as the set of records sharing it (person ids differ by run)."""
     import duckdb
 
     con = duckdb.connect(str(node / "store.duckdb"), read_only=True)
@@ -96,7 +97,7 @@ def bench_incremental(people: int, seed: int, keep: bool) -> dict[str, Any]:
     full = run_stage("refresh --full", ["node", "refresh", str(full_node), "--full", "--json"])
     full_run = _last_run(full_node)
 
-    a, b = _persons(node), _persons(full_node)
+    a, b = persons_by_record(node), persons_by_record(full_node)
     same = sum(1 for k in a if b.get(k) == a[k])
     truth = later / "truth" / "person_map.csv"
     result = {

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.incremental import persons_by_record
 from joinedup.cli.main import main
 from joinedup.ingest import ingest_dir, init_node
 from joinedup.simulate import SimulationSpec, simulate_district, write_earlier_extracts
@@ -33,23 +34,6 @@ def _refresh(node: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dic
     assert main(["node", "refresh", str(node), "--json", *extra], {}) == 0
     summary: dict[str, object] = json.loads(capsys.readouterr().out)
     return summary
-
-
-def _persons(node: Path) -> dict[str, frozenset[str]]:
-    """Each record's person, as the set of records sharing it (person ids differ by run)."""
-    con = duckdb.connect(str(node / "store.duckdb"), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT list(record_key) FROM link__record_person GROUP BY person_id"
-        ).fetchall()
-    finally:
-        con.close()
-    out: dict[str, frozenset[str]] = {}
-    for (keys,) in rows:
-        group = frozenset(keys)
-        for key in keys:
-            out[key] = group
-    return out
 
 
 def _linkage_of_last_run(node: Path) -> dict[str, object]:
@@ -126,7 +110,7 @@ def test_incremental_refresh_reuses_pairs_and_agrees_with_full(
     assert shown["full_because"] == "a full refresh was asked for"
     assert "full because a full refresh was asked for" in html
 
-    a, b = _persons(node.root), _persons(full_root)
+    a, b = persons_by_record(node.root), persons_by_record(full_root)
     assert a.keys() == b.keys()
     differ = [k for k in a if a[k] != b[k]]
     print(
