@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import PASSWORD, Site
+from playwright.sync_api import expect
 from test_browser_roles import _pupil_at, _search
 
 from joinedup.config import load_node
@@ -188,10 +189,10 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.goto(site.url + "children")
     check(page, "teacher /children (search)")
     _search(page, site, _pupil_at(site, at_school=True))
-    assert page.get_by_role("heading", name="Child record").is_visible()
+    expect(page.get_by_role("heading", name="Child record")).to_be_visible()
     check(page, "teacher child record")
     _search(page, site, _pupil_at(site, at_school=False))
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     check(page, "teacher refusal with break-glass")
     page.close()
 
@@ -207,7 +208,7 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.fill("#outputs", "tables")
     page.fill("#expires_on", "next year")
     page.get_by_role("button", name="Send the application").click()
-    assert page.get_by_text("The application was not recorded").is_visible()
+    expect(page.get_by_text("The application was not recorded")).to_be_visible()
     check(page, "researcher /projects/new with every problem of the form")
     project = _apply_for_a_project(page, site)
     page.goto(site.url + "projects")
@@ -217,7 +218,7 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page = _page(context)  # the DAC review
     _sign_in(page, site, "dac-lay-member")
     page.goto(site.url + project)
-    assert page.get_by_text("Your review").first.is_visible()
+    expect(page.get_by_text("Your review").first).to_be_visible()
     check(page, "DAC member's review of a project")
     page.close()
 
@@ -237,13 +238,13 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.goto(site.url + "link/review")
     check(page, "administrator /link/review")
     page.goto(site.url + f"link/review/{item_id}")
-    assert page.get_by_role("heading", name="Your decision").is_visible()
+    expect(page.get_by_role("heading", name="Your decision")).to_be_visible()
     check(page, "administrator /link/review item")
     page.get_by_label("Unsure: leave it open").check()
     page.fill("#note", "needs the school's records to tell")
     page.get_by_role("button", name="Record the decision").click()
-    assert page.get_by_role("heading", name="Earlier decisions").is_visible()
-    assert page.get_by_text("needs the school's records to tell").is_visible()
+    expect(page.get_by_role("heading", name="Earlier decisions")).to_be_visible()
+    expect(page.get_by_text("needs the school's records to tell")).to_be_visible()
     check(page, "administrator /link/review item with its earlier decisions")
     page.screenshot(path=str(site.screenshots / "link-review-item.png"), full_page=True)
     page.close()
@@ -253,7 +254,7 @@ def test_every_main_page_has_no_serious_or_critical_violation(
     page.goto(site.url + "outputs/review")
     check(page, "output-checker /outputs/review")
     page.goto(site.url + f"outputs/review/{release_id}")
-    assert page.get_by_role("heading", name="Your vote").is_visible()
+    expect(page.get_by_role("heading", name="Your vote")).to_be_visible()
     check(page, "output-checker /outputs/review item")
     page.close()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import PASSWORD, Site
+from playwright.sync_api import expect
 
 Page = Any  # playwright.sync_api.Page (typed loosely: tests are not type-checked strictly)
 
@@ -58,7 +59,7 @@ def _search(page: Page, site: Site, pupil: dict[str, str]) -> None:
 
 def test_anonymous_visitor_sees_the_register_and_is_sent_to_sign_in(page: Page, site: Site) -> None:
     page.goto(site.url + "transparency")
-    assert page.get_by_role("heading", name="Transparency register").is_visible()
+    expect(page.get_by_role("heading", name="Transparency register")).to_be_visible()
     page.goto(site.url + "audit")
     assert page.url.startswith(site.url + "signin")
     _shot(page, site, "anonymous-signin")
@@ -66,17 +67,17 @@ def test_anonymous_visitor_sees_the_register_and_is_sent_to_sign_in(page: Page, 
 
 def test_teacher_sees_a_pupil_and_is_refused_the_audit_log(page: Page, site: Site) -> None:
     _sign_in(page, site, "teacher")
-    assert page.get_by_role("link", name="Find a child").is_visible()
+    expect(page.get_by_role("link", name="Find a child")).to_be_visible()
     assert page.get_by_role("link", name="Audit log").count() == 0
     _shot(page, site, "teacher-home")
     for pupil in (_pupil_at(site, at_school=True),):
         _search(page, site, pupil)
         if page.get_by_role("heading", name="Child record").count():
             break
-    assert page.get_by_text("legitimate relationship: on_roll").is_visible()
+    expect(page.get_by_text("legitimate relationship: on_roll")).to_be_visible()
     _shot(page, site, "teacher-child-record")
     _search(page, site, _pupil_at(site, at_school=False))
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     assert "no legitimate relationship" in page.locator(".reason").text_content()
     _shot(page, site, "teacher-child-refused")
     page.goto(site.url + "audit")
@@ -86,10 +87,10 @@ def test_teacher_sees_a_pupil_and_is_refused_the_audit_log(page: Page, site: Sit
 def test_researcher_applies_and_is_refused_a_childs_record(page: Page, site: Site) -> None:
     _sign_in(page, site, "researcher")
     page.get_by_role("link", name="Apply for a project").click()
-    assert page.get_by_role("heading", name="Apply for a project").is_visible()
+    expect(page.get_by_role("heading", name="Apply for a project")).to_be_visible()
     _shot(page, site, "researcher-apply")
     page.goto(site.url + "children/" + "0" * 32)
-    assert page.get_by_role("heading", name="Not allowed").is_visible()
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     assert "may not use L0 data for direct_care" in page.locator(".reason").text_content()
     _shot(page, site, "researcher-refused")
 
@@ -97,7 +98,7 @@ def test_researcher_applies_and_is_refused_a_childs_record(page: Page, site: Sit
 def test_dac_member_reads_the_audit_log_and_may_not_apply(page: Page, site: Site) -> None:
     _sign_in(page, site, "dac-member")
     page.get_by_role("link", name="Audit log").click()
-    assert page.get_by_text("The chain is intact").is_visible()
+    expect(page.get_by_text("The chain is intact")).to_be_visible()
     _shot(page, site, "dac-audit")
     page.goto(site.url + "projects/new")
     assert "a dac_member may not apply_project" in page.locator(".reason").text_content()
@@ -106,7 +107,7 @@ def test_dac_member_reads_the_audit_log_and_may_not_apply(page: Page, site: Site
 def test_citizen_opts_out_page_and_is_refused_projects(page: Page, site: Site) -> None:
     _sign_in(page, site, "parent")
     page.get_by_role("link", name="Opt your child out").click()
-    assert page.get_by_role("heading", name="Opt your child out").is_visible()
+    expect(page.get_by_role("heading", name="Opt your child out")).to_be_visible()
     _shot(page, site, "parent-opt-out")
     page.goto(site.url + "projects")
     assert "a citizen may not list_projects" in page.locator(".reason").text_content()
