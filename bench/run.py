@@ -174,8 +174,9 @@ def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=600_000, help="district size (people)")
-    parser.add_argument("--seed", type=int, default=11, help="simulator seed")
+    # None: each benchmark's own default (600,000 and 11 here; synth and incremental differ)
+    parser.add_argument("--people", type=int, help="district size (people; default 600,000)")
+    parser.add_argument("--seed", type=int, help="simulator seed (default 11)")
     parser.add_argument("--keep", action="store_true", help="keep bench/work afterwards")
     parser.add_argument(
         "--only",
@@ -187,14 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         from bench import synth
 
         # the synthetic twin's own options (--people defaults to 20,000 there)
-        people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
-        seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
+        people = [] if ns.people is None else ["--people", str(ns.people)]
+        seed = [] if ns.seed is None else ["--seed", str(ns.seed)]
         return synth.main([*people, *seed, *rest])
     if ns.only == "incremental":
         from bench import incremental
 
-        people = [] if ns.people == 600_000 else ["--people", str(ns.people)]
-        seed = [] if ns.seed == 11 else ["--seed", str(ns.seed)]
+        people = [] if ns.people is None else ["--people", str(ns.people)]
+        seed = [] if ns.seed is None else ["--seed", str(ns.seed)]
         keep = ["--keep"] if ns.keep else []
         return incremental.main([*people, *seed, *keep, *rest])
     if rest:
@@ -230,7 +231,7 @@ def bench_spine_main(ns: argparse.Namespace) -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        **bench_spine(ns.people, ns.seed, ns.keep),
+        **bench_spine(ns.people or 600_000, 11 if ns.seed is None else ns.seed, ns.keep),
     }
     out = RESULTS / "spine.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

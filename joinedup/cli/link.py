@@ -153,6 +153,16 @@ def files_command(
             "the machine's memory).",
         ),
     ] = None,
+    max_pairs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pairs",
+            min=1,
+            help="The most candidate pairs all blocking rules together may generate (before "
+            "overlaps); rules over budget are tightened (e.g. + year of birth) or left out, as "
+            "report.json says. Default: 50 per input record, at least 10 million.",
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Link two files, or de-duplicate one, whose columns use the standard names."""
@@ -183,6 +193,7 @@ def files_command(
                 seed=seed,
                 model=model,
                 memory_limit=memory_limit,
+                max_pairs=max_pairs,
                 engine=EngineSpec(
                     name=engine,
                     spark_master=spark_master,

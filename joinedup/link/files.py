@@ -46,6 +46,7 @@ from typing import Any
 import duckdb
 
 from joinedup.errors import LinkageError, UsageError
+from joinedup.link.blocking import PairLimits, choose_blocking_rules
 from joinedup.link.engine import (
     DUCKDB,
     EngineSpec,
@@ -88,7 +89,8 @@ class FileLinkSpec:
     one_to_one: bool = False
     write_scored_pairs: bool = False
     seed: int = 1
-    max_pairs_per_rule: int | None = None
+    max_pairs_per_rule: int | None = None  # default: 40 per input record, at least 2M
+    max_pairs: int | None = None  # all rules together; default: 50 per record, at least 10M
     engine: EngineSpec = DUCKDB
     model: Path | None = None  # a model.json of an earlier run: reuse it instead of training
     memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "3GB"; spills to disk above it
@@ -358,45 +360,6 @@ def _load(
 
 
 # ---------------------------------------------------------------------------------------------
-# Blocking
-
-
-def count_rule_pairs(
-    con: duckdb.DuckDBPyConnection, tables: Sequence[str], rule: BlockingRuleSpec, link_type: str
-) -> int:
-    """Candidate pairs an equality rule generates (before de-duplication across rules)."""
-    if rule.sql is not None:
-        return -1  # custom rules are not counted; they are narrow by construction
-    not_null = " AND ".join(f"({k}) IS NOT NULL" for k in rule.keys)
-    if link_type in ("dedupe_only", "link_and_dedupe"):
-        union = " UNION ALL ".join(
-            f"SELECT {_aliased(rule.keys)} FROM {t} WHERE {not_null}" for t in tables
-        )
-        groups = ", ".join(f"k{i}" for i in range(len(rule.keys)))
-        sql = (
-            "SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM"
-            f" (SELECT count(*) AS n FROM ({union}) GROUP BY {groups})"
-        )
-    else:
-        a, b = tables
-        joined = ", ".join(f"k{i}" for i in range(len(rule.keys)))
-        sql = (
-            f"SELECT coalesce(sum(x.n * y.n), 0) FROM "
-            f"(SELECT {_aliased(rule.keys)}, count(*) AS n FROM {a} WHERE {not_null}"
-            " GROUP BY ALL) x"
-            f" JOIN (SELECT {_aliased(rule.keys)}, count(*) AS n FROM {b} WHERE {not_null}"
-            f" GROUP BY ALL) y USING ({joined})"
-        )
-    row = con.execute(sql).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _aliased(keys: Sequence[str]) -> str:
-    return ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
-
-
-# ---------------------------------------------------------------------------------------------
 # The pipeline
 
 
@@ -482,19 +445,17 @@ def _link_files(
 
     report("choosing blocking rules", 1, STEPS)
     total = sum(i.records for i in inputs)
-    cap = spec.max_pairs_per_rule or max(2_000_000, 40 * total)
+    limits = PairLimits.for_records(total, per_rule=spec.max_pairs_per_rule, total=spec.max_pairs)
     tables = [f"{i.table}_model" for i in inputs]
-    chosen: list[BlockingRuleSpec] = []
-    rule_report: list[dict[str, Any]] = []
-    for rule in model.blocking_rules:
-        pairs = count_rule_pairs(con, tables, rule, link_type)
-        used = pairs <= cap
-        rule_report.append({"rule": rule.name, "candidate_pairs": pairs, "used": used})
-        if used:
-            chosen.append(rule)
-    if not chosen:
+    blocking = choose_blocking_rules(
+        con, tables, model.blocking_rules, link_type, columns=standard, limits=limits
+    )
+    chosen = list(blocking.rules)
+    rule_report = list(blocking.report)
+    if not any(r.sql is None for r in chosen):
         raise LinkageError(
-            "every blocking rule would compare too many pairs; add more identifying columns"
+            "every blocking rule would compare too many pairs, even tightened; add more"
+            " identifying columns or raise --max-pairs"
         )
     lap("blocking")
 
@@ -524,7 +485,7 @@ def _link_files(
             settings if trained is None else _with_parameters(trained, settings, link_type),
             log_level=None,
         )
-        training = _fit(linker, model, spec, trained, report)
+        training = _fit(linker, model, spec, trained, report, records=total)
         lap("training")
 
         report("scoring candidate pairs", 5, STEPS)
@@ -563,7 +524,8 @@ def _link_files(
             "threshold": spec.threshold,
             "pair_threshold": spec.pair_threshold,
             "one_to_one": spec.one_to_one,
-            "max_pairs_per_rule": cap,
+            "max_pairs_per_rule": limits.per_rule,
+            "max_pairs": limits.total,
             "seed": spec.seed,
         },
         "versions": _versions(),
@@ -610,7 +572,7 @@ def _link_on_spark(
     if trained is not None:
         settings = _with_parameters(trained, settings, link_type)
     linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings, log_level=None)
-    training = _fit(linker, model, spec, trained, report)
+    training = _fit(linker, model, spec, trained, report, records=sum(i.records for i in inputs))
     lap("training")
 
     report("scoring candidate pairs", 5, STEPS)
@@ -664,10 +626,12 @@ def _fit(
     spec: FileLinkSpec,
     trained: dict[str, Any] | None,
     report: Progress,
+    *,
+    records: int,
 ) -> dict[str, Any]:
     """Train the model, or say which trained model is used."""
     if trained is None:
-        return _train(linker, model, spec.seed, report)
+        return _train(linker, model, spec.seed, report, records=records)
     return {
         "trained": False,
         "model": str(spec.model),
@@ -698,7 +662,14 @@ def _engine_report(engine: EngineSpec) -> dict[str, str]:
     return {"name": engine.name, "spark_master": engine.spark_master}
 
 
-def _train(linker: Any, model: LinkageModelSpec, seed: int, report: Progress) -> dict[str, Any]:
+# EM sees at most about this many blocked pairs per rule: a hash filter on records (Splink's own
+# sampling) keeps a rule on a common column from comparing hundreds of millions at 1M records.
+EM_MAX_PAIRS = 5_000_000
+
+
+def _train(
+    linker: Any, model: LinkageModelSpec, seed: int, report: Progress, *, records: int
+) -> dict[str, Any]:
     plan = model.training
     report("estimating lambda", 2, STEPS)
     try:
@@ -710,15 +681,21 @@ def _train(linker: Any, model: LinkageModelSpec, seed: int, report: Progress) ->
     report("estimating u (random pairs)", 3, STEPS)
     linker.training.estimate_u_using_random_sampling(max_pairs=plan.u_max_pairs, seed=seed)
     report("estimating m (expectation maximisation)", 4, STEPS)
+    # the probe that sizes EM's sample needs a few thousand records on each side
+    probe = min(1.0, max(0.01, 20_000 / max(1, records)))
     for rule in plan.em_rules:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            splink_rule(rule), estimate_without_term_frequencies=True
+            splink_rule(rule),
+            estimate_without_term_frequencies=True,
+            max_pairs=EM_MAX_PAIRS,
+            record_sample_proportion=probe,
         )
     return {
         "deterministic_rules": [r.name for r in plan.deterministic_rules],
         "assumed_recall": plan.assumed_recall,
         "u_max_pairs": plan.u_max_pairs,
         "em_rules": [r.name for r in plan.em_rules],
+        "em_max_pairs": EM_MAX_PAIRS,
         "probability_two_random_records_match": float(
             linker._settings_obj._probability_two_random_records_match
         ),
