@@ -43,9 +43,10 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -186,6 +187,44 @@ def plan_reuse(
         return full("the model or its term frequencies changed since the cached pairs were scored")
     if float(cached_floor) > floor:
         return full("the cached pairs stop above the review floor asked for")
+    with _compared(con, profiles) as (changed, removed):
+        kept = con.execute(
+            "SELECT a.unique_id AS unique_id_l, b.unique_id AS unique_id_r, p.match_weight, "
+            f"p.match_probability FROM {PAIRS_TABLE} p "
+            "JOIN jd_cache_unchanged a ON a.profile_hash = p.profile_hash_l "
+            "JOIN jd_cache_unchanged b ON b.profile_hash = p.profile_hash_r"
+        ).to_arrow_table()
+    return ReusePlan(
+        reason=None,
+        changed_ids=changed,
+        kept=kept.cast(PAIR_SCHEMA),
+        profiles_unchanged=len(everything) - len(changed),
+        profiles_new_or_changed=len(changed),
+        profiles_removed=removed,
+    )
+
+
+def profile_changes(con: duckdb.DuckDBPyConnection, profiles: pa.Table) -> dict[str, int] | None:
+    """How the current profiles differ from the cached ones (None without a cache).
+
+    For the report of a full scoring: what changed since the cache was written, although
+    every pair is scored again.
+    """
+    if not set(CACHE_TABLES) <= _tables(con):
+        return None
+    with _compared(con, profiles) as (changed, removed):
+        pass
+    return {
+        "profiles_unchanged": profiles.num_rows - len(changed),
+        "profiles_new_or_changed": len(changed),
+        "profiles_removed": removed,
+    }
+
+
+@contextlib.contextmanager
+def _compared(con: duckdb.DuckDBPyConnection, profiles: pa.Table) -> Iterator[tuple[pa.Array, int]]:
+    """Within the block, ``jd_cache_unchanged`` holds the profiles whose hash is cached (and
+    unique now); yields the ids of the others and how many cached profiles are gone."""
     con.register("jd_cache_now", profiles)
     try:
         con.execute(
@@ -209,23 +248,10 @@ def plan_reuse(
             f"SELECT count(*) FROM {PROFILES_TABLE} "
             "WHERE profile_hash NOT IN (SELECT profile_hash FROM jd_cache_now)"
         ).fetchone()
-        kept = con.execute(
-            "SELECT a.unique_id AS unique_id_l, b.unique_id AS unique_id_r, p.match_weight, "
-            f"p.match_probability FROM {PAIRS_TABLE} p "
-            "JOIN jd_cache_unchanged a ON a.profile_hash = p.profile_hash_l "
-            "JOIN jd_cache_unchanged b ON b.profile_hash = p.profile_hash_r"
-        ).to_arrow_table()
+        yield changed, 0 if removed is None else int(removed[0])
     finally:
         con.unregister("jd_cache_now")
         con.execute("DROP TABLE IF EXISTS jd_cache_unchanged")
-    return ReusePlan(
-        reason=None,
-        changed_ids=changed,
-        kept=kept.cast(PAIR_SCHEMA),
-        profiles_unchanged=len(everything) - len(changed),
-        profiles_new_or_changed=len(changed),
-        profiles_removed=0 if removed is None else int(removed[0]),
-    )
 
 
 def save_cache(

@@ -105,6 +105,7 @@ from joinedup.link.pair_cache import (
     key_values,
     model_fingerprint,
     plan_reuse,
+    profile_changes,
     profile_digest_sql,
     save_cache,
 )
@@ -553,7 +554,9 @@ class SplinkStage:
             predictions.drop_table_from_database_and_remove_from_cache()
             kept = PAIR_SCHEMA.empty_table()
             n = int(self.report.get("profiles", 0))
-            self.report.update(profiles_unchanged=0, profiles_new_or_changed=n)
+            changes = None if hashes is None else profile_changes(context.con, hashes)
+            # with a cache, what changed since it was written (every pair is scored anyway)
+            self.report.update(changes or {"profiles_unchanged": 0, "profiles_new_or_changed": n})
         self.report["scoring"] = "incremental" if reason is None else "full"
         if reason is not None:
             self.report["full_because"] = reason

@@ -105,6 +105,9 @@ def test_incremental_refresh_reuses_pairs_and_agrees_with_full(
     full_report = full["stage_reports"]["splink-v1"]  # type: ignore[index]
     assert full_report["scoring"] == "full"
     assert full_report["pairs_reused"] == 0
+    # the full run's report still counts what changed since the cache was written
+    for key in ("profiles_unchanged", "profiles_new_or_changed", "profiles_removed"):
+        assert full_report[key] == report[key], key
     shown, html = _report_linkage(full_root, capsys)
     assert shown["scoring"] == "full"
     assert shown["full_because"] == "a full refresh was asked for"

@@ -225,6 +225,10 @@ def test_a_refresh_reuses_cached_pairs_and_full_or_a_model_change_scores_all(
     assert full.report["scoring"] == "full"
     assert full.report["pairs_reused"] == 0
     assert "asked for" in full.report["full_because"]
+    # a full run still says what changed since the cache was written: here, nothing
+    assert full.report["profiles_removed"] == 0
+    assert full.report["profiles_unchanged"] == again.report["profiles_unchanged"] > 0
+    assert full.report["profiles_new_or_changed"] == again.report["profiles_new_or_changed"]
 
     # a model whose parameters changed (settings unchanged) cannot reuse the cached scores
     data = json.loads(model_path(node.root).read_text(encoding="utf-8"))
