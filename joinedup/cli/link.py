@@ -160,7 +160,7 @@ def files_command(
             min=1,
             help="The most candidate pairs all blocking rules together may generate (before "
             "overlaps); rules over budget are tightened (e.g. + year of birth) or left out, as "
-            "report.json says. Default: 50 per input record, at least 10 million.",
+            "report.json says. Default: 20 per input record, at least 10 million.",
         ),
     ] = None,
     json_output: JsonOpt = False,

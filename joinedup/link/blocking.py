@@ -34,7 +34,7 @@ from joinedup.link.settings import BlockingRuleSpec
 
 PER_RULE_PAIRS_PER_RECORD = 40
 PER_RULE_FLOOR = 2_000_000
-BUDGET_PAIRS_PER_RECORD = 50
+BUDGET_PAIRS_PER_RECORD = 20
 BUDGET_FLOOR = 10_000_000
 
 # (extra key, the column it needs), in the order they are tried; a key is not added to a rule

@@ -90,7 +90,7 @@ class FileLinkSpec:
     write_scored_pairs: bool = False
     seed: int = 1
     max_pairs_per_rule: int | None = None  # default: 40 per input record, at least 2M
-    max_pairs: int | None = None  # all rules together; default: 50 per record, at least 10M
+    max_pairs: int | None = None  # all rules together; default: 20 per record, at least 10M
     engine: EngineSpec = DUCKDB
     model: Path | None = None  # a model.json of an earlier run: reuse it instead of training
     memory_limit: str | None = None  # DuckDB's memory_limit, e.g. "3GB"; spills to disk above it
