@@ -17,7 +17,8 @@ and historical_50k (de-duplication, the ``cluster`` column). Datasets from
 ``../shared/datasets/linkage`` (override with ``JOINEDUP_LINKAGE_DATA``). Results go to
 ``bench/results/linkage.json``.
 
-Usage: ``python -m bench.linkage [--only febrl4,fake_1000,historical_50k]``
+Usage: ``python -m bench.linkage [--only febrl4,fake_1000,historical_50k] [--children N]
+[--memory-limit 3GB] [--no-peer] [--results linkage-1m.json]``
 """
 
 # SQL here is built from this module's own constants, never from row values; S608 is off.
@@ -904,6 +905,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure joinedup alone; the peer is recorded as not run",
     )
+    parser.add_argument(
+        "--results",
+        default="linkage.json",
+        help="file name under bench/results (default linkage.json; e.g. linkage-1m.json)",
+    )
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     ns = parser.parse_args(argv)
@@ -919,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown datasets: {sorted(unknown)}; choose from {DATASETS}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = [bench_dataset(n) for n in names]
-    out = RESULTS / "linkage.json"
+    out = RESULTS / ns.results
     # a run of some datasets keeps the others' latest figures
     earlier = json.loads(out.read_text()).get("datasets", []) if out.is_file() else []
     kept = [d for d in earlier if d.get("dataset") not in names]
