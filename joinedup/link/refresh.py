@@ -28,7 +28,12 @@ import duckdb
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
 from joinedup.identity.secret_key import read_secret_key
-from joinedup.link.deterministic import DeterministicStage, spine_guards, subject_tables
+from joinedup.link.deterministic import (
+    RULES_BEFORE_SPLINK,
+    DeterministicStage,
+    spine_guards,
+    subject_tables,
+)
 from joinedup.link.engine import DUCKDB, EngineSpec
 from joinedup.link.index import (
     IndexResult,
@@ -130,7 +135,7 @@ def default_stages(
         return (DeterministicStage(), ReviewDecisionsStage())
     if method == "splink":
         return (
-            DeterministicStage(),
+            DeterministicStage(rules=RULES_BEFORE_SPLINK),
             SplinkStage(
                 model_path=None if node_root is None else model_path(node_root),
                 retrain=retrain,

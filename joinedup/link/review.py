@@ -45,6 +45,7 @@ import duckdb
 
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError, NodeBusy, UsageError
+from joinedup.link.deterministic import common_names_sql
 from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
 
 QUEUE_DDL = (
@@ -267,6 +268,13 @@ def _store(node: NodeSettings, *, write: bool) -> Iterator[duckdb.DuckDBPyConnec
         con.close()
 
 
+# rv's named records, in the columns common_names_sql reads
+_NAMED_RV = (
+    "(SELECT g, f, d AS dob, s AS sex FROM rv WHERE coalesce(g, '') <> '' "
+    "AND coalesce(f, '') <> '' AND d IS NOT NULL AND s IN ('M', 'F'))"
+)
+
+
 def queue_index_items(node: NodeSettings | Path | str) -> int:
     """Queue the deterministic index's undecided cases (see the module docstring)."""
     settings = node if isinstance(node, NodeSettings) else load_node(node)
@@ -274,15 +282,31 @@ def queue_index_items(node: NodeSettings | Path | str) -> int:
         con.execute(
             "CREATE TEMP TABLE rv AS SELECT lp.record_key, lp.person_id, v.source, v.table_name, "
             "v.given_name_norm AS g, v.family_name_norm AS f, v.date_of_birth AS d, v.sex AS s, "
-            "v.nhs_number, coalesce(v.local_id, v.upn) AS spine_id "
+            "v.nhs_number, coalesce(v.local_id, v.upn) AS spine_id, "
+            "nullif(split_part(v.postcode, ' ', 1), '') AS district "
             "FROM link__record_person lp JOIN vault.vault__identities v USING (record_key)"
         )
         # a guarded name key whose records lie in two persons was refused by the guard (an
-        # accepted one would have made them one person)
+        # accepted one would have made them one person). Before Splink the key of a common
+        # name also holds the postcode district (``NAME_DOB_SEX_UNCOMMON``); records of it
+        # without one were no key at all (Splink decided them and queued its own grey zone).
+        last = con.execute(
+            "SELECT method FROM link__runs ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
+        before_splink = last is not None and any(
+            m.startswith("splink") for m in str(last[0]).split("+")
+        )
+        placed = (
+            f" || CASE WHEN (g, f, s, year(d)) IN ({common_names_sql(_NAMED_RV)}) "
+            "THEN '|' || district ELSE '' END"
+            if before_splink
+            else ""
+        )
         refused = con.execute(
-            "WITH k AS (SELECT record_key, person_id, g || '|' || f || '|' || CAST(d AS VARCHAR) "
-            "  || '|' || s AS name_key FROM rv WHERE coalesce(g, '') <> '' "
-            "  AND coalesce(f, '') <> '' AND d IS NOT NULL AND s IN ('M', 'F')), "
+            "WITH k AS (SELECT * FROM (SELECT record_key, person_id, g || '|' || f || '|' "
+            f"  || CAST(d AS VARCHAR) || '|' || s {placed} AS name_key FROM rv "
+            "  WHERE coalesce(g, '') <> '' AND coalesce(f, '') <> '' AND d IS NOT NULL "
+            "  AND s IN ('M', 'F')) WHERE name_key IS NOT NULL), "
             "per AS (SELECT name_key, person_id, min(record_key) AS rk FROM k GROUP BY ALL), "
             "multi AS (SELECT name_key FROM per GROUP BY ALL HAVING count(*) > 1), "
             "ranked AS (SELECT per.*, row_number() OVER (PARTITION BY name_key ORDER BY rk) AS i "

@@ -8,12 +8,16 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from joinedup.cli.main import main
 from joinedup.config import load_node
 from joinedup.link import DeterministicStage, refresh_node
+from joinedup.link.deterministic import COMMON_NAME_BIRTHDAYS, RULES_BEFORE_SPLINK
 from joinedup.link.review import ReviewDecisionsStage
+from joinedup.link.stages import PersonIndexRule
+from joinedup.simulate.identifiers import make_nhs_numbers
 
 HEADER = (
     "nhs_number,surname,forename,dob,sex,postcode,review_date,age_months,asq_communication,"
@@ -135,3 +139,63 @@ def test_interactive_review_reads_decisions_from_stdin(
     assert main(["link", "review", str(node), "--reviewer", "Cy"], {}) == 0
     assert "recorded: match" in capsys.readouterr().out
     assert _review([str(node), "--reviewer", "Cy", "--list"], capsys)["open"] == []
+
+
+class _SplinkDecidedApart:
+    """Stands in for the Splink stage when it links nothing: the run's method names Splink."""
+
+    name = "splink-v1"
+    rules: tuple[PersonIndexRule, ...] = ()
+
+    def write_edges(self, context: object) -> None:
+        del context
+
+
+def _common_name_node(tmp_path: Path, postcode: str) -> Path:
+    # COMMON_NAME_BIRTHDAYS + 1 children named Jacob Quillfeather born in 2017 in BD1 (a common
+    # name in this node), and one more born on the first one's birthday with another NHS number
+    numbers = make_nhs_numbers(COMMON_NAME_BIRTHDAYS + 2, np.random.default_rng(5))
+    rows = [
+        f"{numbers[i]},{PLANTED},Jacob,2017-01-{i + 1:02d},1,BD1 8QD,{TAIL}"
+        for i in range(COMMON_NAME_BIRTHDAYS + 1)
+    ]
+    rows.append(f"{numbers[-1]},{PLANTED},Jacob,2017-01-01,1,{postcode},{TAIL}")
+    root = tmp_path / "node"
+    assert main(["node", "init", str(root)], {}) == 0
+    extract = tmp_path / "hcp_review.csv"
+    extract.write_text("\n".join([HEADER, *rows]) + "\n")
+    assert main(["source", "ingest", str(root), "hcp_review", str(extract), "--json"], {}) == 0
+    return root
+
+
+@pytest.mark.parametrize(
+    ("before_splink", "postcode", "queued"),
+    [
+        (False, "BD2 7JF", ["refused_guarded_key"]),
+        (True, "BD2 7JF", []),
+        (True, "BD1 4XY", ["refused_guarded_key"]),
+    ],
+)
+def test_common_names_split_by_splink_are_not_queued_as_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    before_splink: bool,
+    postcode: str,
+    queued: list[str],
+) -> None:
+    root = _common_name_node(tmp_path, postcode)
+    stages = (
+        (DeterministicStage(rules=RULES_BEFORE_SPLINK), _SplinkDecidedApart())
+        if before_splink
+        else STAGES
+    )
+    refresh_node(load_node(root), stages=stages)
+    capsys.readouterr()
+    listed = _review([str(root), "--reviewer", "Ann Reviewer", "--list"], capsys)
+    open_items = listed["open"]
+    assert isinstance(open_items, list)
+    # exact rules alone: the guard refused the name link between two NHS numbers, and a person
+    # must decide. Before Splink a common name is a key only within one postcode district:
+    # in another district Splink decided (its grey zone is its own queue); in the same one the
+    # guard refused the key, as ever
+    assert [i["kind"] for i in open_items] == queued

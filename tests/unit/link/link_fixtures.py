@@ -68,7 +68,8 @@ class FixtureNode:
 def make_node(root: Path, records: str, events: str = "") -> FixtureNode:
     """A node folder whose vault holds ``records`` and whose store holds ``events``.
 
-    records columns: key, source, table, given, family, dob, sex, nhs, upn, former_upn, local_id
+    records columns: key, source, table, given, family, dob, sex, nhs, upn, former_upn, local_id,
+    postcode
     (missing columns are None). events columns: source, table, namespace, subject.
     """
     root.mkdir(parents=True, exist_ok=True)
@@ -86,8 +87,8 @@ def make_node(root: Path, records: str, events: str = "") -> FixtureNode:
         vault.execute(
             "INSERT INTO vault__identities (record_key, batch_id, source, table_name, row_number,"
             " local_id, given_name, family_name, given_name_norm, family_name_norm,"
-            " date_of_birth, sex, nhs_number, upn, former_upn)"
-            " VALUES (?, 'b1', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " date_of_birth, sex, nhs_number, upn, former_upn, postcode)"
+            " VALUES (?, 'b1', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 row["key"],
                 source,
@@ -103,6 +104,7 @@ def make_node(root: Path, records: str, events: str = "") -> FixtureNode:
                 row.get("nhs"),
                 row.get("upn"),
                 row.get("former_upn"),
+                row.get("postcode"),
             ],
         )
         keys: list[tuple[str, str]] = []

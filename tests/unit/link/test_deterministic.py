@@ -19,6 +19,12 @@ from joinedup.link import (
     spine_guards,
     subject_tables,
 )
+from joinedup.link.deterministic import (
+    COMMON_NAME_BIRTHDAYS,
+    DETERMINISTIC_RULES,
+    RULES_BEFORE_SPLINK,
+)
+from joinedup.link.stages import PersonIndexRule
 
 # Valid NHS numbers (modulus 11) and UPNs are not needed as such: the vault keeps only valid
 # ones, and these fixtures stand in for the vault.
@@ -44,7 +50,12 @@ class Indexed:
         return str(row[0])
 
 
-def index(tmp_path: Path, records: str, events: str = "") -> Indexed:
+def index(
+    tmp_path: Path,
+    records: str,
+    events: str = "",
+    rules: tuple[PersonIndexRule, ...] = DETERMINISTIC_RULES,
+) -> Indexed:
     node = make_node(tmp_path / "node", records, events)
     con = duckdb.connect(str(node.store))
     con.execute("SET enable_progress_bar = false")
@@ -53,7 +64,7 @@ def index(tmp_path: Path, records: str, events: str = "") -> Indexed:
     result = build_person_index(
         con,
         IndexSettings(
-            stages=(DeterministicStage(),),
+            stages=(DeterministicStage(rules=rules),),
             spine_guards=spine_guards(),
             subject_tables=subject_tables(),
         ),
@@ -193,6 +204,36 @@ def test_exact_name_date_of_birth_and_sex_link_records_without_identifiers(
     assert not got.same("c1", "i2")
     assert not got.same("c1", "i3")
     assert got.linked_by("i1") == "name_dob_sex"
+
+
+@pytest.mark.parametrize("before_splink", [False, True])
+def test_before_splink_common_names_also_need_one_postcode_district(
+    tmp_path: Path, before_splink: bool
+) -> None:
+    # MOHAMMED KHAN (M) is held by one more birthday in 2012 than the limit: common; the same
+    # name born in 2015, and AMELIA KHAN in 2012, are not
+    rows = ["| key | source | table | given | family | dob | sex | postcode |"]
+    for day in range(1, COMMON_NAME_BIRTHDAYS + 2):
+        rows.append(
+            f"| p{day} | police | incidents | MOHAMMED | KHAN | 2012-03-{day:02d} | M | BD1 1AA |"
+        )
+    rows += [
+        "| c1 | school_census | pupilonroll | MOHAMMED | KHAN | 2012-03-01 | M | BD7 2BB |",
+        "| c2 | school_census | pupilonroll | MOHAMMED | KHAN | 2012-03-02 | M | BD1 9ZZ |",
+        "| c3 | school_census | pupilonroll | MOHAMMED | KHAN | 2012-03-03 | M |  |",
+        "| p20 | police | incidents | MOHAMMED | KHAN | 2015-06-01 | M | BD1 1AA |",
+        "| c20 | school_census | pupilonroll | MOHAMMED | KHAN | 2015-06-01 | M | LS6 1CC |",
+        "| p21 | police | incidents | AMELIA | KHAN | 2012-03-01 | F |  |",
+        "| c21 | school_census | pupilonroll | AMELIA | KHAN | 2012-03-01 | F | BD7 2BB |",
+    ]
+    rules = RULES_BEFORE_SPLINK if before_splink else DETERMINISTIC_RULES
+    got = index(tmp_path, "\n".join(rows), rules=rules)
+    # uncommon names: the exact rule as ever, whatever the postcodes
+    assert got.same("p20", "c20") and got.same("p21", "c21")
+    # a common name in the same district (BD1) links; in another district, or none, it is left
+    assert got.same("p2", "c2")
+    assert got.same("p1", "c1") is not before_splink
+    assert got.same("p3", "c3") is not before_splink
 
 
 def test_name_rule_does_not_join_two_nhs_numbers(tmp_path: Path) -> None:
