@@ -205,7 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     if ns.only in (None, "linkage"):
         from bench import linkage
 
-        linkage.main([])
+        # every dataset beside the peer, the children at 100,000 per file; then the issue's
+        # 1M x 1M case for joinedup alone (plain Splink's tutorial settings filled ~61 GB of
+        # spill disk there and failed: docs/reference/benchmarks.md)
+        limit = ["--memory-limit", "3GB"]
+        linkage.main(["--children", "100000", *limit])
+        linkage.main(
+            ["--only", "children", "--children", "1000000", *limit, "--no-peer"]
+            + ["--results", "linkage-1m.json"]
+        )
     if ns.only in (None, "outputs"):
         from bench import outputs
 
