@@ -210,10 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         # spill disk there and failed: docs/reference/benchmarks.md)
         limit = ["--memory-limit", "3GB"]
         linkage.main(["--children", "100000", *limit])
-        linkage.main(
-            ["--only", "children", "--children", "1000000", *limit, "--no-peer"]
-            + ["--results", "linkage-1m.json"]
-        )
+        one_million = ["--only", "children", "--children", "1000000", "--no-peer"]
+        linkage.main([*one_million, *limit, "--results", "linkage-1m.json"])
     if ns.only in (None, "outputs"):
         from bench import outputs
 
