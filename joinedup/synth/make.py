@@ -79,7 +79,7 @@ def make_synthetic_twin(
     progress: Progress | None = None,
 ) -> SynthResult:
     """Synthesise the twin of ``store_path`` into ``out_dir`` and write its quality report."""
-    result, _ = make_twin(store_path, out_dir, settings, progress)
+    result = make_twin(store_path, out_dir, settings, progress)
     tick = time.perf_counter()
     report = _report(store_path, result.path, result.provenance)
     seconds = {**result.seconds, "report": time.perf_counter() - tick}

@@ -26,7 +26,13 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import roc_auc_score
 
 from joinedup.synth.tables import EVENT_TABLES, PERSON_TABLE
-from joinedup.synth.twin import FLAG_ORDER, RealData
+from joinedup.synth.twin import (
+    FLAG_ORDER,
+    PRIVACY_CATEGORICAL,
+    PRIVACY_NUMERIC,
+    RealData,
+    replicated_uniques,
+)
 
 OR_TOLERANCE = 0.15
 MIA_AUC_LIMIT = 0.55
@@ -410,18 +416,6 @@ def rows_per_person(
 
 # ---- privacy ------------------------------------------------------------------------------
 
-PRIVACY_NUMERIC = ("birth_idx", "imd_decile", "n_records")
-PRIVACY_CATEGORICAL = (
-    "sex",
-    "ethnicity",
-    "first_language",
-    "is_eal",
-    "lsoa21cd",
-    "is_link_conflict",
-    *FLAG_ORDER,
-    "sources",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class _Records:
@@ -497,6 +491,7 @@ def privacy_report(
         return {"evaluated": False, "reason": f"hold-out too small ({len(hold)} persons)"}
     t_all, h_all, s_all = _privacy_records([train, hold, twin_wide])
     exact = _exact_share(s_all, t_all)
+    unique_copies = float(replicated_uniques(twin_wide, train).mean()) if len(twin_wide) else 0.0
     exact_holdout = _exact_share(h_all, t_all)
     s = s_all.take(rng.choice(len(s_all), m, replace=False))
     h = h_all.take(rng.choice(len(h_all), m, replace=False))
@@ -522,10 +517,12 @@ def privacy_report(
         "reference": len(t_ref),
         "exact_copy_share": exact,
         "holdout_exact_match_share": exact_holdout,
-        "dcr_p5_synthetic_to_train": float(np.percentile(syn_to_train, 5)),
-        "dcr_p5_holdout_to_train": float(np.percentile(hold_to_train, 5)),
-        "dcr_median_synthetic_to_train": float(np.median(syn_to_train)),
-        "dcr_median_holdout_to_train": float(np.median(hold_to_train)),
+        "replicated_unique_share": unique_copies,
+        # distances are float32 sums: six decimals, so equal distances compare equal
+        "dcr_p5_synthetic_to_train": round(float(np.percentile(syn_to_train, 5)), 6),
+        "dcr_p5_holdout_to_train": round(float(np.percentile(hold_to_train, 5)), 6),
+        "dcr_median_synthetic_to_train": round(float(np.median(syn_to_train)), 6),
+        "dcr_median_holdout_to_train": round(float(np.median(hold_to_train)), 6),
         "share_closer_to_train_than_holdout": closer,
         "mia_auc": auc,
         "mia_auc_limit": MIA_AUC_LIMIT,
@@ -620,6 +617,7 @@ def build_quality_report(
             "effects": len(effects),
             "mia_auc": privacy.get("mia_auc"),
             "exact_copy_share": privacy.get("exact_copy_share"),
+            "replicated_unique_share": privacy.get("replicated_unique_share"),
         },
         "column_fidelity": columns,
         "pair_fidelity": pairs,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from joinedup.synth.tables import EVENT_TABLES, FLAG_SQL, PERSON_TABLE, EventTab
 
 ENGINE = "joinedup-cart-v1"
 TWIN_FILE = "twin.duckdb"
+WRITER_MEMORY = "2GB"  # the DuckDB buffer while the twin is written and swept
 PROVENANCE_TABLE = "synth__provenance"
 EPOCH = pd.Timestamp("1970-01-01")
 FLAG_ORDER = ("asq_all_five", "gld", "sen_any", "fsm_any", "pa_year", "ks2_expected")
@@ -59,6 +60,20 @@ ASQ_CUTS = {  # the simulator's own thresholds (docs/reference/simulator.md)
     "personal_social": 30,
 }
 Progress = Callable[[str, int, int], None]
+# the person fields the privacy measures compare (quality.privacy_report) and the replicated-
+# uniques rule keys on; event counts (one per event table) are compared too
+PRIVACY_NUMERIC = ("birth_idx", "imd_decile", "n_records")
+PRIVACY_CATEGORICAL = (
+    "sex",
+    "ethnicity",
+    "first_language",
+    "is_eal",
+    "lsoa21cd",
+    "is_link_conflict",
+    *FLAG_ORDER,
+    "sources",
+)
+UNIQUE_REDRAWS = 4  # rounds of redrawing before remaining replicated uniques are dropped
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +82,9 @@ class TwinSettings:
     holdout: float = 0.2  # share of persons kept out of fitting, for the privacy measures
     min_leaf: int = 10  # fewest real rows in a tree leaf (synthpop's minbucket)
     size: float = 1.0  # synthetic persons as a multiple of the real persons
+    # a twin person equal, in every compared field, to a training person who is unique there
+    # would disclose that child (synthpop's "replicated uniques"): such rows are drawn again
+    drop_replicated_uniques: bool = True
 
 
 @dataclass(slots=True, kw_only=True)
@@ -75,10 +93,18 @@ class RealData:
 
     schema: dict[str, list[tuple[str, str]]]
     person: pd.DataFrame  # the wide person frame: attributes, counts, flags
-    events: dict[str, pd.DataFrame]
     train_ids: np.ndarray
     holdout_ids: np.ndarray
     source_run: str | None
+    store_path: Path
+
+    def events(self, spec: EventTableSpec) -> pd.DataFrame:
+        """One event table's rows, read when needed so only one is held at a time."""
+        con = duckdb.connect(str(self.store_path), read_only=True)
+        try:
+            return _read_events(con, spec, self.schema[spec.name], self.person)
+        finally:
+            con.close()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -88,8 +114,6 @@ class TwinResult:
     rows: dict[str, int]
     seconds: dict[str, float]
     provenance: dict[str, object]
-    synthetic_person: pd.DataFrame = field(repr=False)
-    synthetic_events: dict[str, pd.DataFrame] = field(repr=False)
 
 
 def _date_days(values: pd.Series) -> pd.Series:
@@ -142,7 +166,6 @@ def read_store(store_path: Path, *, seed: int, holdout: float) -> RealData:
                 for r in con.execute(f"DESCRIBE {quote_identifier(view)}").fetchall()
             ]
         person = _read_person(con, schema[PERSON_TABLE])
-        events = {t.name: _read_events(con, t, schema[t.name], person) for t in EVENT_TABLES}
         run = None
         has_runs = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'link__runs'"
@@ -160,17 +183,21 @@ def read_store(store_path: Path, *, seed: int, holdout: float) -> RealData:
     return RealData(
         schema=schema,
         person=person,
-        events=events,
+        store_path=store_path,
         train_ids=ids[~is_holdout],
         holdout_ids=ids[is_holdout],
         source_run=run,
     )
 
 
-def _read_person(con: duckdb.DuckDBPyConnection, schema: list[tuple[str, str]]) -> pd.DataFrame:
-    view = quote_identifier(secondary_view_name(PERSON_TABLE))
+def _read_person(
+    con: duckdb.DuckDBPyConnection,
+    schema: list[tuple[str, str]],
+    view_of: Callable[[str], str] = secondary_view_name,
+) -> pd.DataFrame:
+    view = quote_identifier(view_of(PERSON_TABLE))
     counts = ", ".join(
-        f"(SELECT count(*) FROM {quote_identifier(secondary_view_name(t.name))} e "
+        f"(SELECT count(*) FROM {quote_identifier(view_of(t.name))} e "
         f"WHERE e.person_id = p.person_id) AS {t.count_column}"
         for t in EVENT_TABLES
     )
@@ -181,7 +208,7 @@ def _read_person(con: duckdb.DuckDBPyConnection, schema: list[tuple[str, str]]) 
     for flag, (expr, table) in FLAG_SQL.items():
         flags = con.execute(
             f"SELECT person_id, ({expr})::VARCHAR AS {flag} "
-            f"FROM {quote_identifier(secondary_view_name(table))} GROUP BY person_id"
+            f"FROM {quote_identifier(view_of(table))} GROUP BY person_id"
         ).df()
         frame = frame.merge(flags, on="person_id", how="left")
     out = pd.DataFrame({"person_id": frame["person_id"].astype(str)})
@@ -217,7 +244,8 @@ def _read_events(
     person: pd.DataFrame,
 ) -> pd.DataFrame:
     view = quote_identifier(secondary_view_name(spec.name))
-    raw = con.execute(f"SELECT * FROM {view}").df()
+    # a fixed row order: the same store and seed give the same twin
+    raw = con.execute(f"SELECT * FROM {view} ORDER BY ALL").df()
     frame = pd.DataFrame({"person_id": raw["person_id"].astype(str)})
     for name, kind in schema:
         if name == "person_id":
@@ -297,47 +325,75 @@ def _event_steps(spec: EventTableSpec, columns: list[str]) -> list[CartStep]:
     return steps
 
 
-def synthesise(
-    real: RealData, settings: TwinSettings, progress: Progress | None = None
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, float]]:
-    """The synthetic wide person frame and event frames (internal encodings)."""
-    seconds: dict[str, float] = {}
-    tick = time.perf_counter()
-    train = real.person[real.person["person_id"].isin(real.train_ids)].reset_index(drop=True)
-    n_synth = max(1, round(len(real.person) * settings.size))
-    total = 1 + len(EVENT_TABLES)
-    if progress:
-        progress("persons", 0, total)
-    cart = CartSynthesiser(min_leaf=settings.min_leaf, seed=settings.seed)
-    person = cart.run(train, pd.DataFrame(index=pd.RangeIndex(n_synth)), _person_steps())
-    for t in EVENT_TABLES:  # a NULL count is a person without rows
-        person[t.count_column] = person[t.count_column].fillna(0).astype("float64")
-    seconds["persons"] = time.perf_counter() - tick
-    events: dict[str, pd.DataFrame] = {}
-    for i, spec in enumerate(EVENT_TABLES, start=1):
-        tick = time.perf_counter()
-        if progress:
-            progress(spec.short, i, total)
-        real_rows = real.events[spec.name]
-        real_rows = real_rows[real_rows["person_id"].isin(real.train_ids)].reset_index(drop=True)
-        columns = [n for n, _ in real.schema[spec.name] if n != "person_id"]
-        counts = person[spec.count_column].astype(int).to_numpy()
-        owner = np.repeat(np.arange(len(person)), counts)
-        frame = person.iloc[owner][["cohort", *CONTEXT, spec.count_column]].reset_index(drop=True)
-        frame.insert(0, "_owner", owner)
-        frame["_rank"] = frame.groupby("_owner").cumcount().astype("float64")
-        if len(real_rows) and len(frame):
-            cart = CartSynthesiser(min_leaf=settings.min_leaf, seed=settings.seed + i)
-            frame = cart.run(real_rows, frame, _event_steps(spec, columns))
-        else:
-            for c in [*columns, "_age_days"]:
-                frame[c] = pd.Series(dtype=real_rows[c].dtype if c in real_rows else "float64")
-        frame["_horizon"] = real_rows[spec.anchor].max() if len(real_rows) else np.nan
-        events[spec.name] = frame
-        seconds[spec.short] = time.perf_counter() - tick
-    if progress:
-        progress("done", total, total)
-    return person, events, seconds
+def synthesise_events(
+    real: RealData, person: pd.DataFrame, spec: EventTableSpec, settings: TwinSettings, step: int
+) -> pd.DataFrame:
+    """One event table's synthetic rows for ``person`` (internal encodings, ``_owner`` = the
+    person's position)."""
+    real_rows = real.events(spec)
+    real_rows = real_rows[real_rows["person_id"].isin(real.train_ids)].reset_index(drop=True)
+    columns = [n for n, _ in real.schema[spec.name] if n != "person_id"]
+    counts = person[spec.count_column].astype(int).to_numpy()
+    owner = np.repeat(np.arange(len(person)), counts)
+    frame = person.iloc[owner][["cohort", *CONTEXT, spec.count_column]].reset_index(drop=True)
+    frame.insert(0, "_owner", owner)
+    frame["_rank"] = frame.groupby("_owner").cumcount().astype("float64")
+    if len(real_rows) and len(frame):
+        cart = CartSynthesiser(min_leaf=settings.min_leaf, seed=settings.seed + step)
+        frame = cart.run(real_rows, frame, _event_steps(spec, columns))
+    else:
+        for c in [*columns, "_age_days"]:
+            frame[c] = pd.Series(dtype=real_rows[c].dtype if c in real_rows else "float64")
+    frame["_horizon"] = real_rows[spec.anchor].max() if len(real_rows) else np.nan
+    return frame
+
+
+def privacy_keys(frame: pd.DataFrame) -> pd.Series:
+    """One hash per person over the compared fields (an event count of NULL is 0)."""
+    counts = [t.count_column for t in EVENT_TABLES]
+    parts: dict[str, pd.Series] = {c: frame[c].astype("float64") for c in PRIVACY_NUMERIC}
+    parts.update({c: frame[c].astype("float64").fillna(0.0) for c in counts})
+    parts.update({c: frame[c].astype("string").fillna("<NULL>") for c in PRIVACY_CATEGORICAL})
+    return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False)
+
+
+def replicated_uniques(synthetic: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
+    """Mask of synthetic persons equal to a training person no other training person equals."""
+    train_keys = privacy_keys(train)
+    counts = train_keys.value_counts()
+    unique = set(counts.index[counts.to_numpy() == 1])
+    return privacy_keys(synthetic).isin(unique).to_numpy()
+
+
+def _synthesise_persons(
+    train: pd.DataFrame, n_synth: int, settings: TwinSettings
+) -> tuple[pd.DataFrame, int]:
+    """``n_synth`` synthetic persons and how many replicated uniques were drawn again.
+
+    Persons are drawn with a margin; replicated uniques are set aside and the first ``n_synth``
+    of the rest kept, so the twin's size does not change. A short fall is drawn again (fresh
+    seed) up to ``UNIQUE_REDRAWS`` times; after that the twin is smaller, never disclosive."""
+    kept: list[pd.DataFrame] = []
+    have = 0
+    removed = 0
+    for attempt in range(UNIQUE_REDRAWS + 1):
+        need = n_synth - have
+        if need <= 0:
+            break
+        draw = need if not settings.drop_replicated_uniques else need + max(10, need // 20)
+        cart = CartSynthesiser(min_leaf=settings.min_leaf, seed=settings.seed + 7919 * attempt)
+        batch = cart.run(train, pd.DataFrame(index=pd.RangeIndex(draw)), _person_steps())
+        for t in EVENT_TABLES:  # a NULL count is a person without rows
+            batch[t.count_column] = batch[t.count_column].fillna(0).astype("float64")
+        if settings.drop_replicated_uniques:
+            copies = replicated_uniques(batch, train)
+            removed += int(copies.sum())
+            batch = batch[~copies]
+        batch = batch.iloc[:need]
+        kept.append(batch)
+        have += len(batch)
+    person = pd.concat(kept, ignore_index=True)
+    return person, removed
 
 
 def _fresh_ids(n: int, rng: np.random.Generator) -> list[str]:
@@ -418,32 +474,76 @@ def _to_sql_value(kind: str, column: str) -> str:
     return f"CAST({q} AS {kind}) AS {q}"
 
 
-def write_twin(
-    path: Path,
-    person: pd.DataFrame,
-    events: dict[str, pd.DataFrame],
-    schema: dict[str, list[tuple[str, str]]],
-    provenance: dict[str, object],
-) -> None:
-    """Write the twin as a DuckDB file shaped like the store (tables, timeline, views)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.duckdb")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    try:
-        for table, frame in [(PERSON_TABLE, person), *events.items()]:
-            cols = schema[table]
-            # NULL-only object columns need a type DuckDB can cast from
-            staged = frame.copy()
-            for name, kind in cols:
-                if kind in {"DATE", "BIGINT", "INTEGER", "DOUBLE", "SMALLINT", "HUGEINT"}:
-                    staged[name] = pd.to_numeric(staged[name], errors="coerce").astype("float64")
-                else:
-                    staged[name] = staged[name].astype("string")
-            con.register("staged", staged)
-            select = ", ".join(_to_sql_value(kind, name) for name, kind in cols)
-            con.execute(f"CREATE TABLE {quote_identifier(table)} AS SELECT {select} FROM staged")
-            con.unregister("staged")
+class TwinWriter:
+    """Writes the twin as a DuckDB file shaped like the store (tables, timeline, views), one
+    table at a time, into a temporary file that replaces ``path`` only when ``finish`` ran."""
+
+    def __init__(self, path: Path, schema: dict[str, list[tuple[str, str]]]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.schema = schema
+        self.tmp = path.with_suffix(".tmp.duckdb")
+        self.tmp.unlink(missing_ok=True)
+        # a bounded buffer: DuckDB spills to disk rather than hold every table in memory
+        self.con = duckdb.connect(str(self.tmp), config={"memory_limit": WRITER_MEMORY})
+        self.finished = False
+
+    def __enter__(self) -> TwinWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.close()
+        if self.finished:
+            self.tmp.replace(self.path)
+        else:  # a failed twin leaves no half-written file behind
+            self.tmp.unlink(missing_ok=True)
+
+    def add(self, table: str, frame: pd.DataFrame) -> None:
+        cols = self.schema[table]
+        # NULL-only object columns need a type DuckDB can cast from
+        staged = pd.DataFrame(index=frame.index)
+        for name, kind in cols:
+            if kind in {"DATE", "BIGINT", "INTEGER", "DOUBLE", "SMALLINT", "HUGEINT"}:
+                staged[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+            else:
+                staged[name] = frame[name].astype("string")
+        self.con.register("staged", staged)
+        select = ", ".join(_to_sql_value(kind, name) for name, kind in cols)
+        self.con.execute(f"CREATE TABLE {quote_identifier(table)} AS SELECT {select} FROM staged")
+        self.con.unregister("staged")
+
+    def drop_replicated_uniques(self, train: pd.DataFrame) -> int:
+        """Remove persons (and their rows) whose finished record, with counts and flags as the
+        written tables give them, copies a person unique in ``train``; how many were removed.
+
+        The person step already redraws such rows, but a flag or count read back from the
+        synthetic event rows can differ from the drawn one, so the written twin is swept."""
+        con = self.con
+        # the twin's secondary views are its tables as they are: read the tables directly
+        wide = _read_person(con, self.schema[PERSON_TABLE], view_of=lambda table: table)
+        copies = wide.loc[replicated_uniques(wide, train), "person_id"].astype(str)
+        if len(copies):
+            con.register("swept", pd.DataFrame({"person_id": copies.to_numpy()}))
+            for table in [*self._tables(), PERSON_TABLE]:
+                con.execute(
+                    f"DELETE FROM {quote_identifier(table)} "
+                    "WHERE person_id IN (SELECT person_id FROM swept)"
+                )
+            con.unregister("swept")
+        return len(copies)
+
+    def _tables(self) -> list[str]:
+        return [t.name for t in EVENT_TABLES]
+
+    def rows(self) -> dict[str, int]:
+        out = {}
+        for table in [PERSON_TABLE, *self._tables()]:
+            got = self.con.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()
+            out[table] = int(got[0]) if got else 0
+        return out
+
+    def finish(self, provenance: dict[str, object]) -> None:
+        con = self.con
         con.execute(f"CREATE VIEW store__timeline AS {timeline_sql()}")
         # first and last seen are the timeline's, as in the store
         con.execute(
@@ -462,9 +562,7 @@ def write_twin(
             f"INSERT INTO {PROVENANCE_TABLE} VALUES (?, ?)",
             [(k, json.dumps(v)) for k, v in provenance.items()],
         )
-    finally:
-        con.close()
-    tmp.replace(path)
+        self.finished = True
 
 
 def make_twin(
@@ -472,52 +570,83 @@ def make_twin(
     out_dir: Path,
     settings: TwinSettings | None = None,
     progress: Progress | None = None,
-) -> tuple[TwinResult, RealData]:
+) -> TwinResult:
     """Synthesise the twin of ``store_path`` into ``out_dir/twin.duckdb``."""
     settings = settings or TwinSettings()
     started = datetime.now(UTC)
+    seconds: dict[str, float] = {}
+    total = 1 + len(EVENT_TABLES)
     tick = time.perf_counter()
     real = read_store(store_path, seed=settings.seed, holdout=settings.holdout)
-    read_s = time.perf_counter() - tick
-    person, events, seconds = synthesise(real, settings, progress)
+    seconds["read"] = time.perf_counter() - tick
+    if progress:
+        progress("persons", 0, total)
     tick = time.perf_counter()
+    train = real.person[real.person["person_id"].isin(real.train_ids)].reset_index(drop=True)
+    n_synth = max(1, round(len(real.person) * settings.size))
+    person, redrawn = _synthesise_persons(train, n_synth, settings)
+    del train
+    seconds["persons"] = time.perf_counter() - tick
     rng = np.random.default_rng(settings.seed + 10_000)
     person["person_id"] = _fresh_ids(len(person), rng)
-    finished_events = {
-        spec.name: _finish_events(spec, events[spec.name], person, rng, real.schema[spec.name])
-        for spec in EVENT_TABLES
-    }
-    finished_person = _finish_person(person, real.schema[PERSON_TABLE])
-    provenance: dict[str, object] = {
-        "label": "SYNTHETIC: invented records, no real child",
-        "engine": ENGINE,
-        "method": "sequential CART (scikit-learn decision trees, leaf donors), per-person "
-        "event rows conditioned on the synthetic person",
-        "tier": "T2",
-        "seed": settings.seed,
-        "holdout": settings.holdout,
-        "min_leaf": settings.min_leaf,
-        "size": settings.size,
-        "source_run": real.source_run,
-        "real_persons": len(real.person),
-        "training_persons": len(real.train_ids),
-        "created_at": started.isoformat(timespec="seconds"),
-        "as_of": date.today().isoformat(),
-    }
     path = out_dir / TWIN_FILE
-    write_twin(path, finished_person, finished_events, real.schema, provenance)
-    seconds["write"] = time.perf_counter() - tick
-    seconds["read"] = read_s
-    rows = {PERSON_TABLE: len(finished_person)} | {
-        name: len(frame) for name, frame in finished_events.items()
-    }
-    result = TwinResult(
+    write_s = 0.0
+    # each event table is synthesised, finished and written in turn: one is held at a time
+    with TwinWriter(path, real.schema) as writer:
+        tick = time.perf_counter()
+        finished_person = _finish_person(person, real.schema[PERSON_TABLE])
+        writer.add(PERSON_TABLE, finished_person)
+        del finished_person
+        write_s += time.perf_counter() - tick
+        for i, spec in enumerate(EVENT_TABLES, start=1):
+            if progress:
+                progress(spec.short, i, total)
+            tick = time.perf_counter()
+            frame = synthesise_events(real, person, spec, settings, i)
+            seconds[spec.short] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            finished = _finish_events(spec, frame, person, rng, real.schema[spec.name])
+            del frame
+            writer.add(spec.name, finished)
+            del finished
+            write_s += time.perf_counter() - tick
+        swept = 0
+        if settings.drop_replicated_uniques:
+            tick = time.perf_counter()
+            train = real.person[real.person["person_id"].isin(real.train_ids)]
+            swept = writer.drop_replicated_uniques(train)
+            del train
+            seconds["sweep"] = time.perf_counter() - tick
+        rows = writer.rows()
+        if progress:
+            progress("done", total, total)
+        provenance: dict[str, object] = {
+            "label": "SYNTHETIC: invented records, no real child",
+            "engine": ENGINE,
+            "method": "sequential CART (scikit-learn decision trees, leaf donors), per-person "
+            "event rows conditioned on the synthetic person",
+            "tier": "T2",
+            "seed": settings.seed,
+            "holdout": settings.holdout,
+            "min_leaf": settings.min_leaf,
+            "size": settings.size,
+            "drop_replicated_uniques": settings.drop_replicated_uniques,
+            "replicated_uniques_redrawn": redrawn,
+            "replicated_uniques_swept": swept,
+            "source_run": real.source_run,
+            "real_persons": len(real.person),
+            "training_persons": len(real.train_ids),
+            "created_at": started.isoformat(timespec="seconds"),
+            "as_of": date.today().isoformat(),
+        }
+        tick = time.perf_counter()
+        writer.finish(provenance)
+        write_s += time.perf_counter() - tick
+    seconds["write"] = write_s
+    return TwinResult(
         path=path,
-        persons=len(finished_person),
+        persons=rows[PERSON_TABLE],
         rows=rows,
         seconds=seconds,
         provenance=provenance,
-        synthetic_person=person,
-        synthetic_events=events,
     )
-    return result, real

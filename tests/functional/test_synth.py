@@ -159,8 +159,8 @@ def test_same_seed_same_twin_other_seed_other_twin(
     built: Built, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     store = built.node.root / "store.duckdb"
-    again, _ = make_twin(store, tmp_path_factory.mktemp("again"), TwinSettings(seed=3))
-    other, _ = make_twin(store, tmp_path_factory.mktemp("other"), TwinSettings(seed=4))
+    again = make_twin(store, tmp_path_factory.mktemp("again"), TwinSettings(seed=3))
+    other = make_twin(store, tmp_path_factory.mktemp("other"), TwinSettings(seed=4))
     first = _twin(built)
     for table in ("store__person", "store__eyfsp", "store__gp_registration"):
         for path, equal in ((again.path, True), (other.path, False)):
@@ -186,6 +186,9 @@ def test_report_numbers_are_computed(built: Built) -> None:
     assert isinstance(privacy, dict) and privacy["evaluated"]
     assert privacy["mia_auc"] < 0.6
     assert privacy["exact_copy_share"] < 0.5
+    # no twin person copies a training person who is unique in the compared fields
+    assert privacy["replicated_unique_share"] == 0.0
+    assert summary["replicated_unique_share"] == 0.0
     assert "distances" not in privacy  # the JSON holds summaries only
     bias = report["bias"]
     assert isinstance(bias, list) and {b["axis"] for b in bias} == {
@@ -205,6 +208,7 @@ def test_privacy_measures_catch_a_copy_of_the_real_data(built: Built) -> None:
     copy = data.person[data.person["person_id"].isin(data.train_ids)]
     leaked = privacy_report(data, copy, seed=3)
     assert leaked["exact_copy_share"] > 0.9
+    assert leaked["replicated_unique_share"] > 0.5  # most children are unique in these fields
     assert leaked["mia_auc"] > 0.7
     assert built.report["privacy"]["exact_copy_share"] < leaked["exact_copy_share"] / 2  # type: ignore[index]
 

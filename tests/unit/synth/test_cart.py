@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from joinedup.synth.cart import CartStep, CartSynthesiser
+from joinedup.synth.tables import EVENT_TABLES
+from joinedup.synth.twin import PRIVACY_CATEGORICAL, PRIVACY_NUMERIC, replicated_uniques
 
 
 def _real(n: int = 400) -> pd.DataFrame:
@@ -68,3 +70,26 @@ def test_an_unknown_stratum_can_stay_empty() -> None:
     out = CartSynthesiser(min_leaf=5, seed=0).run(real, synth, [step])
     assert out.loc[0, "year"] == 2020.0
     assert pd.isna(out.loc[1, "year"])
+
+
+def _person_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    base: dict[str, object] = {c: 1.0 for c in PRIVACY_NUMERIC}
+    base.update({t.count_column: 0.0 for t in EVENT_TABLES})
+    base.update({c: "x" for c in PRIVACY_CATEGORICAL})
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_replicated_uniques_flags_copies_of_unique_training_persons_only() -> None:
+    train = _person_frame([{"sex": "F"}, {"sex": "F"}, {"sex": "M"}, {"birth_idx": 7.0}])
+    synthetic = _person_frame(
+        [
+            {"sex": "F"},  # copies a person shared by two: not disclosive
+            {"sex": "M"},  # copies the only such training person
+            {"birth_idx": 7.0},  # the same
+            {"sex": "M", "n_records": 2.0},  # new
+        ]
+    )
+    assert replicated_uniques(synthetic, train).tolist() == [False, True, True, False]
+    # an event count of NULL is no rows, as in the twin
+    nulls = synthetic.assign(n_admission=None)
+    assert replicated_uniques(nulls, train).tolist() == [False, True, True, False]
