@@ -16,6 +16,7 @@ every measure names what it compares.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ OR_TOLERANCE = 0.15
 MIA_AUC_LIMIT = 0.55
 PRIVACY_SAMPLE = 1_000  # records attacked / measured
 PRIVACY_REFERENCE = 10_000  # most records searched for each nearest neighbour
+INFERENCE_ATTACKS = 20_000  # attribute-inference targets, from each of training and hold-out
 SKIP_COLUMNS = {"person_id", "cin_details_id"}
 SUBGROUP_MIN = 50  # subgroups smaller than this (real persons) are listed but not scored
 
@@ -478,6 +480,106 @@ def _nearest(reference: _Records, queries: _Records, chunk: int = 128) -> np.nda
     return out
 
 
+# ---- attribute inference (anonymeter's inference attack, on exact quasi-identifier matches) --
+
+# what a neighbour could know of a child, and the sensitive facts an attacker would want
+INFERENCE_KNOWN = ("birth_idx", "sex", "ethnicity", "lsoa21cd")
+INFERENCE_SECRETS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
+    "looked_after": lambda f: f["n_cla_episode"].fillna(0).to_numpy() > 0,
+    "social_care": lambda f: f["n_social_care_episode"].fillna(0).to_numpy() > 0,
+    "missing_episode": lambda f: f["n_missing_episode"].fillna(0).to_numpy() > 0,
+    "police_event": lambda f: f["n_police_event"].fillna(0).to_numpy() > 0,
+    "sen": lambda f: (f["sen_any"].astype("string") == "true").fillna(False).to_numpy(bool),
+}
+INFERENCE_RISK_LIMIT = 0.05  # the research note's goal for each anonymeter-style risk
+
+
+def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _donor_rows(targets: pd.DataFrame, twin: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """For each target, a random twin record sharing its known fields, or, where none does,
+    fewer of them (area, then ethnicity dropped; at last any record): the attacker's pick."""
+    chosen = np.full(len(targets), -1, dtype=np.int64)
+    levels = [INFERENCE_KNOWN, ("birth_idx", "sex", "lsoa21cd"), ("birth_idx", "sex"), ()]
+    for known in levels:
+        todo = np.flatnonzero(chosen < 0)
+        if len(todo) == 0:
+            break
+        if not known:
+            chosen[todo] = rng.integers(0, len(twin), len(todo))
+            break
+        twin_key = pd.util.hash_pandas_object(
+            twin[list(known)].astype("string").fillna("<NULL>"), index=False
+        ).to_numpy()
+        target_key = pd.util.hash_pandas_object(
+            targets.iloc[todo][list(known)].astype("string").fillna("<NULL>"), index=False
+        ).to_numpy()
+        order = np.argsort(twin_key, kind="stable")
+        sorted_keys = twin_key[order]
+        lo = np.searchsorted(sorted_keys, target_key, side="left")
+        hi = np.searchsorted(sorted_keys, target_key, side="right")
+        found = hi > lo
+        pick = lo + np.floor(rng.random(len(todo)) * np.maximum(hi - lo, 1)).astype(np.int64)
+        chosen[todo[found]] = order[np.minimum(pick, len(order) - 1)][found]
+    return chosen
+
+
+def inference_report(
+    train: pd.DataFrame,
+    hold: pd.DataFrame,
+    twin: pd.DataFrame,
+    rng: np.random.Generator,
+    attacks: int,
+) -> list[dict[str, Any]]:
+    """Per sensitive fact: how often an attacker who knows a child's month of birth, sex,
+    ethnicity and area guesses it right from the twin, for children used to fit the twin
+    (main) and for hold-out children (control); risk = (main - control) / (1 - control), as
+    in anonymeter (Giomi et al. 2023), with a 95% interval from the two Wilson intervals."""
+    n = min(attacks, len(train), len(hold))
+    if n < 20 or len(twin) == 0:
+        return []
+    main_targets = train.iloc[rng.choice(len(train), n, replace=False)].reset_index(drop=True)
+    control_targets = hold.iloc[rng.choice(len(hold), n, replace=False)].reset_index(drop=True)
+    main_pick = _donor_rows(main_targets, twin, rng)
+    control_pick = _donor_rows(control_targets, twin, rng)
+    out = []
+    for name, fact in INFERENCE_SECRETS.items():
+        secret = fact(twin)
+        main_ok = int((secret[main_pick] == fact(main_targets)).sum())
+        control_ok = int((secret[control_pick] == fact(control_targets)).sum())
+        baseline_ok = int((secret[rng.integers(0, len(twin), n)] == fact(main_targets)).sum())
+        main, control = main_ok / n, control_ok / n
+        m_lo, m_hi = _wilson(main_ok, n)
+        c_lo, c_hi = _wilson(control_ok, n)
+
+        def risk(m: float, c: float) -> float:
+            return 0.0 if c >= 1 else max(0.0, (m - c) / (1 - c))
+
+        value = risk(main, control)
+        high = risk(m_hi, c_lo)
+        out.append(
+            {
+                "secret": name,
+                "attacks": n,
+                "prevalence_train": round(float(fact(train).mean()), 4),
+                "main_success": round(main, 4),
+                "control_success": round(control, 4),
+                "baseline_success": round(baseline_ok / n, 4),
+                "risk": round(value, 4),
+                "risk_ci95": [round(risk(m_lo, c_hi), 4), round(high, 4)],
+                "within_limit": value <= INFERENCE_RISK_LIMIT,
+            }
+        )
+    return out
+
+
 def privacy_report(
     data: RealData, twin_wide: pd.DataFrame, seed: int, sample: int = PRIVACY_SAMPLE
 ) -> dict[str, Any]:
@@ -511,6 +613,7 @@ def privacy_report(
     outsider_score = -_nearest(s_ref, h)
     labels = np.r_[np.ones(m), np.zeros(m)]
     auc = float(roc_auc_score(labels, np.r_[member_score, outsider_score]))
+    inference = inference_report(train, hold, twin_wide, rng, INFERENCE_ATTACKS)
     return {
         "evaluated": True,
         "sample": m,
@@ -527,6 +630,8 @@ def privacy_report(
         "mia_auc": auc,
         "mia_auc_limit": MIA_AUC_LIMIT,
         "mia_within_limit": auc <= MIA_AUC_LIMIT,
+        "attribute_inference": inference,
+        "inference_risk_max": max((r["risk"] for r in inference), default=None),
         "distances": {
             "synthetic_to_train": syn_to_train.round(4).tolist(),
             "holdout_to_train": hold_to_train.round(4).tolist(),
@@ -618,6 +723,7 @@ def build_quality_report(
             "mia_auc": privacy.get("mia_auc"),
             "exact_copy_share": privacy.get("exact_copy_share"),
             "replicated_unique_share": privacy.get("replicated_unique_share"),
+            "inference_risk_max": privacy.get("inference_risk_max"),
         },
         "column_fidelity": columns,
         "pair_fidelity": pairs,

@@ -132,8 +132,18 @@ def render_html(report: dict[str, Any]) -> str:
     privacy_rows = [
         [k, v]
         for k, v in pr.items()
-        if k not in {"distances", "evaluated"} and not isinstance(v, dict)
+        if k not in {"distances", "evaluated"} and not isinstance(v, dict | list)
     ]
+    inference = _table(
+        ["sensitive fact", "attacks", "prevalence", "success: fitted", "success: hold-out",
+         "success: random", "risk", "risk 95% CI", "risk ≤ 0.05"],
+        [
+            [r["secret"], r["attacks"], r["prevalence_train"], r["main_success"],
+             r["control_success"], r["baseline_success"], r["risk"],
+             f"{r['risk_ci95'][0]}–{r['risk_ci95'][1]}", r["within_limit"]]
+            for r in pr.get("attribute_inference") or []
+        ],
+    )  # fmt: skip
     bias = _table(
         [
             "axis",
@@ -202,6 +212,13 @@ Worst pairs:</p>
 <h2>Privacy</h2>
 {_table(["measure", "value"], privacy_rows)}
 <img src="{FIGURES}/privacy.png" alt="distance to closest record">
+<h3>Attribute inference</h3>
+<p>An attacker who knows a child's month of birth, sex, ethnicity and area (LSOA) takes a twin
+record with the same values and reads off a sensitive fact. The risk compares how often that is
+right for children used to fit the twin with children held out (anonymeter's measure):
+0 means the twin tells the attacker nothing about the fitted children that it does not tell
+about any child.</p>
+{inference}
 <h2>Bias: fidelity by subgroup</h2>
 {bias}
 <img src="{FIGURES}/bias.png" alt="GLD rate by subgroup">

@@ -189,6 +189,10 @@ def test_report_numbers_are_computed(built: Built) -> None:
     # no twin person copies a training person who is unique in the compared fields
     assert privacy["replicated_unique_share"] == 0.0
     assert summary["replicated_unique_share"] == 0.0
+    inference = privacy["attribute_inference"]
+    assert {r["secret"] for r in inference} >= {"looked_after", "sen"}
+    assert all(0 <= r["risk_ci95"][0] <= r["risk"] <= r["risk_ci95"][1] <= 1 for r in inference)
+    assert summary["inference_risk_max"] == max(r["risk"] for r in inference)
     assert "distances" not in privacy  # the JSON holds summaries only
     bias = report["bias"]
     assert isinstance(bias, list) and {b["axis"] for b in bias} == {
@@ -209,6 +213,9 @@ def test_privacy_measures_catch_a_copy_of_the_real_data(built: Built) -> None:
     leaked = privacy_report(data, copy, seed=3)
     assert leaked["exact_copy_share"] > 0.9
     assert leaked["replicated_unique_share"] > 0.5  # most children are unique in these fields
+    # a copy tells an attacker who knows birth month, sex, ethnicity and area a child's facts
+    assert leaked["inference_risk_max"] > 0.5
+    assert built.report["privacy"]["inference_risk_max"] < leaked["inference_risk_max"]  # type: ignore[index]
     assert leaked["mia_auc"] > 0.7
     assert built.report["privacy"]["exact_copy_share"] < leaked["exact_copy_share"] / 2  # type: ignore[index]
 
