@@ -253,6 +253,14 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
             "share_closer_le_0_52": bool(
                 privacy.get("share_closer_to_train_than_holdout", 1.0) <= 0.52
             ),
+            # each attribute-inference risk <= 0.05 with its upper 95% bound <= 0.10
+            "inference_risks_le_0_05": all(
+                r["risk"] <= 0.05 for r in privacy.get("attribute_inference") or [{"risk": 1}]
+            ),
+            "inference_upper_ci_le_0_10": all(
+                r["risk_ci95"][1] <= 0.10
+                for r in privacy.get("attribute_inference") or [{"risk_ci95": [1, 1]}]
+            ),
         },
         "peer": peer,
     }
