@@ -721,9 +721,10 @@ def _write_outputs(
     one = sources[0]
     src_l = "source_dataset_l" if "source_dataset_l" in pcols else f"'{one}'"
     src_r = "source_dataset_r" if "source_dataset_r" in pcols else f"'{one}'"
+    # a view: the scored pairs are already a table, and a copy of 34M pairs costs seconds
     con.execute(
-        f"CREATE TEMP TABLE jd_pairs AS SELECT record_id_l, {src_l} AS source_l, record_id_r,"
-        f" {src_r} AS source_r, match_probability, match_weight FROM {predictions}"
+        f"CREATE OR REPLACE TEMP VIEW jd_pairs AS SELECT record_id_l, {src_l} AS source_l,"
+        f" record_id_r, {src_r} AS source_r, match_probability, match_weight FROM {predictions}"
     )
     ccols = {r[0] for r in con.execute(f"DESCRIBE {clusters}").fetchall()}
     src = "source_dataset" if "source_dataset" in ccols else f"'{one}'"
@@ -836,13 +837,16 @@ def one_to_one_expected_matches(con: duckdb.DuckDBPyConnection, pairs: str) -> f
     """
 
     def one_order(first: str, second: str) -> str:
+        # after the second scaling a record's pairs sum to min(1, the sum of their scaled p),
+        # so the total needs group sums only (hash aggregates, not window sorts: at 34M scored
+        # pairs 7 s instead of 17 s)
         return (
-            "WITH a AS (SELECT record_id_l, source_l, record_id_r, source_r,"
-            f" match_probability / greatest(1.0, sum(match_probability) OVER"
-            f" (PARTITION BY record_id_{first}, source_{first})) AS p FROM {pairs}),"
-            f" b AS (SELECT p / greatest(1.0, sum(p) OVER"
-            f" (PARTITION BY record_id_{second}, source_{second})) AS q FROM a)"
-            " SELECT coalesce(sum(q), 0) FROM b"
+            f"WITH s AS (SELECT record_id_{first} AS k, source_{first} AS ks,"
+            f" greatest(1.0, sum(match_probability)) AS d FROM {pairs} GROUP BY ALL),"
+            f" t AS (SELECT p.record_id_{second}, p.source_{second},"
+            f" sum(p.match_probability / s.d) AS scaled FROM {pairs} p JOIN s"
+            f" ON s.k = p.record_id_{first} AND s.ks = p.source_{first} GROUP BY ALL)"
+            " SELECT coalesce(sum(least(1.0, scaled)), 0) FROM t"
         )
 
     totals = []
