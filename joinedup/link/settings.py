@@ -109,33 +109,6 @@ def splink_rule(rule: BlockingRuleSpec) -> Any:
     return block_on(*rule.keys)
 
 
-def iso_dates_one_edit_sql(left: str, right: str) -> str:
-    """``damerau_levenshtein(left, right) <= 1`` for ISO dates (``YYYY-MM-DD``), computed only
-    where it can hold. One edit of an ISO date changes one character, or swaps two adjacent ones
-    within the year or within month-day (a swap across a ``-`` would move the ``-``), so the
-    year or the month-day is unchanged. Most scored pairs differ in both, and the distance is
-    costly (at 34M pairs, 21 s of CPU against 2 s for Jaro-Winkler), so it is skipped there.
-    Any other string (not 10 characters) gets the distance as before: the result is the same."""
-    return (
-        f"(length({left}) <> 10 OR length({right}) <> 10"
-        f" OR substr({left}, 1, 4) = substr({right}, 1, 4)"
-        f" OR substr({left}, 6, 5) = substr({right}, 6, 5))"
-        f" AND damerau_levenshtein({left}, {right}) <= 1"
-    )
-
-
-def postcodes_one_edit_sql(left: str, right: str) -> str:
-    """``damerau_levenshtein(left, right) <= 1`` for postcodes, computed only where it can hold:
-    one edit changes the length by at most one, and leaves the first two or the last two
-    characters alone in any string of 5 or more (it touches at most two adjacent positions)."""
-    return (
-        f"abs(length({left}) - length({right})) <= 1"
-        f" AND (least(length({left}), length({right})) < 5"
-        f" OR left({left}, 2) = left({right}, 2) OR right({left}, 2) = right({right}, 2))"
-        f" AND damerau_levenshtein({left}, {right}) <= 1"
-    )
-
-
 def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
     """Splink comparisons for the standard columns present and the other compared columns.
 
@@ -191,11 +164,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                         label_for_charts="day and month swapped",
                         base_dialect_str="duckdb",
                     ),
-                    cll.CustomLevel(
-                        iso_dates_one_edit_sql(f'"{dob}_l"', f'"{dob}_r"'),
-                        label_for_charts="Damerau-Levenshtein distance <= 1",
-                        base_dialect_str="duckdb",
-                    ),
+                    cll.DamerauLevenshteinLevel(dob, 1),
                     cll.AbsoluteDateDifferenceLevel(
                         dob, input_is_string=True, threshold=1, metric="month"
                     ),
@@ -219,11 +188,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                     cll.NullLevel("postcode"),
                     cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
                     cll.ExactMatchLevel("postcode_sector"),
-                    cll.CustomLevel(
-                        postcodes_one_edit_sql('"postcode_l"', '"postcode_r"'),
-                        label_for_charts="Damerau-Levenshtein distance <= 1",
-                        base_dialect_str="duckdb",
-                    ),
+                    cll.DamerauLevenshteinLevel("postcode", 1),
                     cll.ExactMatchLevel("postcode_district"),
                     cll.ElseLevel(),
                 ],
