@@ -92,7 +92,7 @@ class LinkageModelSpec:
             link_type=link_type,  # type: ignore[arg-type]
             unique_id_column_name="record_id",
             blocking_rules_to_generate_predictions=[splink_rule(r) for r in rules],
-            comparisons=comparisons(self.standard_columns, self.other_columns),
+            comparisons=comparisons(self.standard_columns, self.other_columns, dialect),
             retain_matching_columns=False,
             retain_intermediate_calculation_columns=False,
         )
@@ -109,7 +109,42 @@ def splink_rule(rule: BlockingRuleSpec) -> Any:
     return block_on(*rule.keys)
 
 
-def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
+def one_edit_sql(left: str, right: str) -> str:
+    """DuckDB SQL true where ``damerau_levenshtein(left, right) <= 1``, without computing that
+    distance for most pairs: strings of equal length (up to 16) are compared by ``hamming``
+    (0.5 s of CPU at 34M date-of-birth pairs, against 19.5 s for the distance), and only a
+    Hamming distance of 2 (two characters swapped, or two changed) or lengths one apart need
+    the distance itself. CASE branches are tried in order and a branch's result is computed
+    only for the rows that reach it, so ``hamming`` never sees strings of unequal length."""
+    padded = f"hamming(rpad({left}, 16, '~'), rpad({right}, 16, '~'))"
+    return (
+        f"CASE WHEN abs(length({left}) - length({right})) > 1 THEN false"
+        f" WHEN length({left}) <> length({right}) OR length({left}) > 16"
+        f" THEN damerau_levenshtein({left}, {right}) <= 1"
+        f" WHEN {padded} <= 1 THEN true"
+        f" WHEN {padded} >= 3 THEN false"
+        f" ELSE damerau_levenshtein({left}, {right}) <= 1 END"
+    )
+
+
+def _one_edit_level(column: str, dialect: str) -> Any:
+    """A Damerau-Levenshtein <= 1 level: DuckDB's fast form, or Splink's own level on Spark
+    (Spark has no ``hamming``). The two give the same pairs; a trained model keeps one level
+    here on either engine."""
+    import splink.comparison_level_library as cll
+
+    if dialect != "duckdb":
+        return cll.DamerauLevenshteinLevel(column, 1)
+    return cll.CustomLevel(
+        one_edit_sql(f'"{column}_l"', f'"{column}_r"'),
+        label_for_charts="Damerau-Levenshtein distance <= 1",
+        base_dialect_str="duckdb",
+    )
+
+
+def comparisons(
+    standard: Sequence[str], other: Sequence[str], dialect: str = "duckdb"
+) -> list[Any]:
     """Splink comparisons for the standard columns present and the other compared columns.
 
     Custom levels are written in DuckDB's SQL and marked so (``base_dialect_str``): Splink
@@ -164,7 +199,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                         label_for_charts="day and month swapped",
                         base_dialect_str="duckdb",
                     ),
-                    cll.DamerauLevenshteinLevel(dob, 1),
+                    _one_edit_level(dob, dialect),
                     cll.AbsoluteDateDifferenceLevel(
                         dob, input_is_string=True, threshold=1, metric="month"
                     ),
@@ -188,7 +223,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                     cll.NullLevel("postcode"),
                     cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
                     cll.ExactMatchLevel("postcode_sector"),
-                    cll.DamerauLevenshteinLevel("postcode", 1),
+                    _one_edit_level("postcode", dialect),
                     cll.ExactMatchLevel("postcode_district"),
                     cll.ElseLevel(),
                 ],
@@ -202,7 +237,7 @@ def comparisons(standard: Sequence[str], other: Sequence[str]) -> list[Any]:
                     comparison_levels=[
                         cll.NullLevel(ident),
                         cll.ExactMatchLevel(ident),
-                        cll.DamerauLevenshteinLevel(ident, 1),
+                        _one_edit_level(ident, dialect),
                         cll.ElseLevel(),
                     ],
                 )
