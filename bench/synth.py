@@ -257,6 +257,8 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
             "inference_risks_le_0_05": all(
                 r["risk"] <= 0.05 for r in privacy.get("attribute_inference") or [{"risk": 1}]
             ),
+            # every ethnicity x sex group of >= 500 within 2 points on GLD, SEN and ASQ rates
+            "bias_within_2_points": bool((report.get("bias_goal") or {}).get("within_2_points")),
             "inference_upper_ci_le_0_10": all(
                 r["risk_ci95"][1] <= 0.10
                 for r in privacy.get("attribute_inference") or [{"risk_ci95": [1, 1]}]

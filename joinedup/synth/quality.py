@@ -650,8 +650,10 @@ def _ethnic_group(code: pd.Series) -> pd.Series:
 
 
 def _subgroups(wide: pd.DataFrame) -> dict[str, pd.Series]:
+    ethnic = _ethnic_group(wide["ethnicity"])
     return {
-        "ethnicity": _ethnic_group(wide["ethnicity"]),
+        "ethnicity": ethnic,
+        "ethnicity_sex": ethnic + " " + wide["sex"].astype("string").fillna("unknown"),
         "eal": wide["is_eal"].astype("string").fillna("unknown"),
         "imd_quintile": np.ceil(wide["imd_decile"] / 2)
         .astype("Int64")
@@ -665,6 +667,8 @@ def _rate(values: pd.Series) -> float | None:
     return None if len(known) == 0 else float((known == "true").mean())
 
 
+BIAS_GOAL_MIN_N = 500  # the research note's bias goal judges groups of this many real persons
+BIAS_GOAL_POINTS = 2.0  # ... within this many percentage points of the real rates
 BIAS_COLUMNS = ("sex", "birth_idx", "n_eyfsp", "n_development_check", "n_admission", *FLAG_ORDER)
 
 
@@ -693,8 +697,33 @@ def bias_report(real_wide: pd.DataFrame, twin_wide: pd.DataFrame) -> list[dict[s
                 row["mean_column_tvd"] = float(
                     np.mean([_tvd(_binned(r, c), _binned(t, c)) for c in BIAS_COLUMNS])
                 )
+                gaps = [
+                    abs(row[f"twin_{f}"] - row[f"real_{f}"])
+                    for f in ("gld", "sen_any", "asq_all_five")
+                    if row[f"twin_{f}"] is not None and row[f"real_{f}"] is not None
+                ]
+                row["max_rate_gap_points"] = round(100 * max(gaps), 2) if gaps else None
             out.append(row)
     return out
+
+
+def bias_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The research note's bias goal: every ethnicity x sex group of at least 500 real persons
+    within 2 percentage points of the real GLD, SEN and ASQ rates."""
+    judged = [
+        r
+        for r in rows
+        if r["axis"] == "ethnicity_sex"
+        and r["real_n"] >= BIAS_GOAL_MIN_N
+        and r.get("max_rate_gap_points") is not None
+    ]
+    worst = max(judged, key=lambda r: r["max_rate_gap_points"], default=None)
+    return {
+        "groups_judged": len(judged),
+        "max_rate_gap_points": None if worst is None else worst["max_rate_gap_points"],
+        "worst_group": None if worst is None else worst["group"],
+        "within_2_points": all(r["max_rate_gap_points"] <= BIAS_GOAL_POINTS for r in judged),
+    }
 
 
 def build_quality_report(
@@ -713,6 +742,8 @@ def build_quality_report(
     effects = effects_report(real_con, twin_con)
     privacy = privacy_report(data, twin_wide, seed)
     pairs = pair_fidelity(train_wide, twin_wide)
+    bias = bias_report(train_wide, twin_wide)
+    bias_goal = bias_summary(bias)
     return {
         "summary": {
             "column_fidelity": round(1 - twin_mean, 4),
@@ -724,6 +755,7 @@ def build_quality_report(
             "exact_copy_share": privacy.get("exact_copy_share"),
             "replicated_unique_share": privacy.get("replicated_unique_share"),
             "inference_risk_max": privacy.get("inference_risk_max"),
+            "bias_max_rate_gap_points": bias_goal["max_rate_gap_points"],
         },
         "column_fidelity": columns,
         "pair_fidelity": pairs,
@@ -731,5 +763,6 @@ def build_quality_report(
         "timelines": {"real": timeline_checks(real_con), "twin": timeline_checks(twin_con)},
         "rows_per_person": rows_per_person(real_con, twin_con),
         "privacy": privacy,
-        "bias": bias_report(train_wide, twin_wide),
+        "bias": bias,
+        "bias_goal": bias_goal,
     }

@@ -155,6 +155,7 @@ def render_html(report: dict[str, Any]) -> str:
             "real SEN",
             "twin SEN",
             "mean TVD",
+            "max rate gap (points)",
         ],
         [
             [
@@ -167,6 +168,7 @@ def render_html(report: dict[str, Any]) -> str:
                 b.get("real_sen_any"),
                 b.get("twin_sen_any"),
                 b.get("mean_column_tvd"),
+                b.get("max_rate_gap_points"),
             ]
             for b in report["bias"]
         ],

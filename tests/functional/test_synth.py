@@ -197,9 +197,14 @@ def test_report_numbers_are_computed(built: Built) -> None:
     bias = report["bias"]
     assert isinstance(bias, list) and {b["axis"] for b in bias} == {
         "ethnicity",
+        "ethnicity_sex",
         "eal",
         "imd_quintile",
     }
+    scored = [b for b in bias if b["scored"]]
+    assert scored and all(0 <= b["max_rate_gap_points"] <= 100 for b in scored)
+    goal = report["bias_goal"]
+    assert isinstance(goal, dict) and set(goal) >= {"groups_judged", "within_2_points"}
     html = (built.twin_dir / "report.html").read_text()
     assert "SYNTHETIC" in html
     for png in ("effects", "columns", "privacy", "bias"):
