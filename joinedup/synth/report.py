@@ -156,6 +156,7 @@ def render_html(report: dict[str, Any]) -> str:
             "twin SEN",
             "mean TVD",
             "max rate gap (points)",
+            "hold-out's gap",
         ],
         [
             [
@@ -169,6 +170,7 @@ def render_html(report: dict[str, Any]) -> str:
                 b.get("twin_sen_any"),
                 b.get("mean_column_tvd"),
                 b.get("max_rate_gap_points"),
+                b.get("holdout_max_rate_gap_points"),
             ]
             for b in report["bias"]
         ],

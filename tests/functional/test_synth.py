@@ -203,6 +203,7 @@ def test_report_numbers_are_computed(built: Built) -> None:
     }
     scored = [b for b in bias if b["scored"]]
     assert scored and all(0 <= b["max_rate_gap_points"] <= 100 for b in scored)
+    assert all("holdout_max_rate_gap_points" in b for b in scored)  # the noise floor beside it
     goal = report["bias_goal"]
     assert isinstance(goal, dict) and set(goal) >= {"groups_judged", "within_2_points"}
     html = (built.twin_dir / "report.html").read_text()
