@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from joinedup.errors import ConfigError, LinkageError
+from joinedup.link.settings import one_edit_as_distance
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -275,7 +276,8 @@ def spark_sql(duckdb_sql: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    # DuckDB's fast one-edit form uses hamming, which Spark lacks: the plain distance there
+    tree = sqlglot.parse_one(one_edit_as_distance(duckdb_sql), read="duckdb")
 
     def translate(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.JarowinklerSimilarity):

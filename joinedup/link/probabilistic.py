@@ -109,6 +109,7 @@ from joinedup.link.pair_cache import (
     profile_digest_sql,
     save_cache,
 )
+from joinedup.link.settings import one_edit_sql
 from joinedup.link.stages import LinkContext, PersonIndexRule, Strength
 from joinedup.link.standardise import FEATURES_VERSION, name_features
 
@@ -239,7 +240,7 @@ def comparisons() -> list[dict[str, Any]]:
                     "same year, one a default date",
                 ),
                 _level("l.dob = r.dob_swap", "day and month swapped"),
-                _level("damerau_levenshtein(l.dob_str, r.dob_str) <= 1", "one character off"),
+                _level(one_edit_sql("l.dob_str", "r.dob_str"), "one character off"),
                 _level("abs(date_diff('day', l.dob, r.dob)) <= 366", "within a year"),
                 _else(),
             ],

@@ -127,6 +127,31 @@ def one_edit_sql(left: str, right: str) -> str:
     )
 
 
+def _one_edit_pattern() -> re.Pattern[str]:
+    """``one_edit_sql`` as a pattern: the first use of each column captures it, the later ones
+    must repeat it."""
+    pattern = re.escape(one_edit_sql("\x00", "\x01"))
+    column = r"[\w.\"]+"
+    for mark, name in (("\x00", "a"), ("\x01", "b")):
+        first, *rest = pattern.split(re.escape(mark))
+        pattern = first + f"(?P<{name}>{column})" + f"(?P={name})".join(rest)
+    return re.compile(pattern)
+
+
+_ONE_EDIT_PATTERN = _one_edit_pattern()
+
+
+def one_edit_as_distance(sql: str) -> str:
+    """``sql`` with each ``one_edit_sql(a, b)`` written back as the plain distance condition,
+    for an engine without ``hamming`` (Spark): the same pairs either way."""
+
+    def plain(match: re.Match[str]) -> str:
+        a, b = match.group("a"), match.group("b")
+        return f"damerau_levenshtein({a}, {b}) <= 1"
+
+    return _ONE_EDIT_PATTERN.sub(plain, sql)
+
+
 def _one_edit_level(column: str, dialect: str) -> Any:
     """A Damerau-Levenshtein <= 1 level: DuckDB's fast form, or Splink's own level on Spark
     (Spark has no ``hamming``). The two give the same pairs; a trained model keeps one level

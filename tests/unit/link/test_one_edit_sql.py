@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import duckdb
 
-from joinedup.link.settings import one_edit_sql
+from joinedup.link.engine import spark_sql
+from joinedup.link.settings import one_edit_as_distance, one_edit_sql
 
 
 def _edits(text: str, rng: random.Random) -> str:
@@ -98,3 +99,16 @@ def test_identifiers_and_long_strings_agree_with_the_distance() -> None:
     wrong, ones = _disagreements(pairs, one_edit_sql("a", "b"))
     assert wrong == 0
     assert ones > 5_000
+
+
+def test_spark_gets_the_plain_distance_for_the_fast_form() -> None:
+    fast = one_edit_sql("l.dob_str", "r.dob_str")
+    assert one_edit_as_distance(fast) == "damerau_levenshtein(l.dob_str, r.dob_str) <= 1"
+    assert one_edit_as_distance(f"x = 1 AND {fast}").endswith(
+        "damerau_levenshtein(l.dob_str, r.dob_str) <= 1"
+    )
+    translated = spark_sql(fast).lower()
+    assert "hamming" not in translated and "damerau_levenshtein" in translated
+    # a form whose columns disagree inside is not this function's, and is left alone
+    odd = fast.replace("rpad(r.dob_str", "rpad(r.other", 1)
+    assert one_edit_as_distance(odd) == odd
