@@ -167,7 +167,7 @@ def run_peer(store: Path, seed: int, work: Path) -> dict[str, Any]:
     from joinedup.synth.twin import read_store
 
     real = read_store(store, seed=seed, holdout=0.2)
-    train = real.person[real.person["person_id"].isin(real.train_ids)].drop(columns="person_id")
+    train = real.persons_in(real.train_ids).drop(columns="person_id")
     src, dst = work / "peer_train.csv", work / "peer_synth.csv"
     train.to_csv(src, index=False)
     script = work / "peer.py"
@@ -210,7 +210,7 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
     from joinedup.synth.twin import TWIN_FILE, read_store
 
     seed_split = read_store(node / "store.duckdb", seed=seed, holdout=0.2)
-    real_train = seed_split.person[seed_split.person["person_id"].isin(seed_split.train_ids)]
+    real_train = seed_split.persons_in(seed_split.train_ids)
     twin_wide = read_store(twin_dir / TWIN_FILE, seed=seed, holdout=0.0).person
     person_level = {"real": person_level_ors(real_train), "twin": person_level_ors(twin_wide)}
     peer = run_peer(node / "store.duckdb", seed, work)

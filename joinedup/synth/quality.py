@@ -585,9 +585,8 @@ def privacy_report(
 ) -> dict[str, Any]:
     """Exact copies, distance to closest record against a hold-out, membership inference."""
     rng = np.random.default_rng(seed)
-    person = data.person
-    train = person[person["person_id"].isin(data.train_ids)].reset_index(drop=True)
-    hold = person[person["person_id"].isin(data.holdout_ids)].reset_index(drop=True)
+    train = data.persons_in(data.train_ids)
+    hold = data.persons_in(data.holdout_ids)
     m = min(sample, len(hold), len(train), len(twin_wide))
     if m < 20:
         return {"evaluated": False, "reason": f"hold-out too small ({len(hold)} persons)"}
@@ -760,14 +759,14 @@ def build_quality_report(
     seed: int,
 ) -> dict[str, Any]:
     """Every measure of the report, as a JSON-ready dict."""
-    train_wide = data.person[data.person["person_id"].isin(data.train_ids)]
+    train_wide = data.persons_in(data.train_ids)
     columns = column_fidelity(real_con, twin_con, data)
     twin_mean = float(np.mean([c["twin"] for c in columns]))
     hold_mean = float(np.mean([c["holdout"] for c in columns]))
     effects = effects_report(real_con, twin_con)
     privacy = privacy_report(data, twin_wide, seed)
     pairs = pair_fidelity(train_wide, twin_wide)
-    hold_wide = data.person[data.person["person_id"].isin(data.holdout_ids)]
+    hold_wide = data.persons_in(data.holdout_ids)
     bias = bias_report(train_wide, twin_wide, hold_wide)
     bias_goal = bias_summary(bias)
     return {

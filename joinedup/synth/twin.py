@@ -98,6 +98,10 @@ class RealData:
     source_run: str | None
     store_path: Path
 
+    def persons_in(self, ids: np.ndarray) -> pd.DataFrame:
+        """The wide person rows of ``ids`` (``train_ids`` or ``holdout_ids``)."""
+        return self.person[self.person["person_id"].isin(ids)].reset_index(drop=True)
+
     def events(self, spec: EventTableSpec) -> pd.DataFrame:
         """One event table's rows, read when needed so only one is held at a time."""
         con = duckdb.connect(str(self.store_path), read_only=True)
@@ -357,12 +361,19 @@ def privacy_keys(frame: pd.DataFrame) -> pd.Series:
     return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False)
 
 
-def replicated_uniques(synthetic: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
-    """Mask of synthetic persons equal to a training person no other training person equals."""
-    train_keys = privacy_keys(train)
-    counts = train_keys.value_counts()
-    unique = set(counts.index[counts.to_numpy() == 1])
-    return privacy_keys(synthetic).isin(unique).to_numpy()
+def unique_keys(train: pd.DataFrame) -> set[int]:
+    """The privacy keys that exactly one training person has."""
+    counts = privacy_keys(train).value_counts()
+    return set(counts.index[counts.to_numpy() == 1])
+
+
+def replicated_uniques(
+    synthetic: pd.DataFrame, train: pd.DataFrame, unique: set[int] | None = None
+) -> np.ndarray:
+    """Mask of synthetic persons equal to a training person no other training person equals
+    (``unique``: ``unique_keys(train)``, when already computed)."""
+    keys = unique_keys(train) if unique is None else unique
+    return privacy_keys(synthetic).isin(keys).to_numpy()
 
 
 def _synthesise_persons(
@@ -376,6 +387,7 @@ def _synthesise_persons(
     kept: list[pd.DataFrame] = []
     have = 0
     removed = 0
+    unique = unique_keys(train) if settings.drop_replicated_uniques else set()
     for attempt in range(UNIQUE_REDRAWS + 1):
         need = n_synth - have
         if need <= 0:
@@ -386,7 +398,7 @@ def _synthesise_persons(
         for t in EVENT_TABLES:  # a NULL count is a person without rows
             batch[t.count_column] = batch[t.count_column].fillna(0).astype("float64")
         if settings.drop_replicated_uniques:
-            copies = replicated_uniques(batch, train)
+            copies = replicated_uniques(batch, train, unique)
             removed += int(copies.sum())
             batch = batch[~copies]
         batch = batch.iloc[:need]
@@ -582,10 +594,9 @@ def make_twin(
     if progress:
         progress("persons", 0, total)
     tick = time.perf_counter()
-    train = real.person[real.person["person_id"].isin(real.train_ids)].reset_index(drop=True)
+    train = real.persons_in(real.train_ids)
     n_synth = max(1, round(len(real.person) * settings.size))
     person, redrawn = _synthesise_persons(train, n_synth, settings)
-    del train
     seconds["persons"] = time.perf_counter() - tick
     rng = np.random.default_rng(settings.seed + 10_000)
     person["person_id"] = _fresh_ids(len(person), rng)
@@ -613,9 +624,7 @@ def make_twin(
         swept = 0
         if settings.drop_replicated_uniques:
             tick = time.perf_counter()
-            train = real.person[real.person["person_id"].isin(real.train_ids)]
             swept = writer.drop_replicated_uniques(train)
-            del train
             seconds["sweep"] = time.perf_counter() - tick
         rows = writer.rows()
         if progress:
