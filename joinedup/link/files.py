@@ -314,12 +314,23 @@ def _load(
     other = tuple(c for c in (x.strip().lower() for x in spec.compare) if c in targets)
     for c in (*standard, *other):
         cols.append(f"{standardise_sql(c, _quote('raw__' + c))} AS {_quote(c)}")
+    derived = []  # from the standardised values, in an outer query
     if "postcode" in targets:
-        pc = standardise_sql("postcode", '"raw__postcode"')
-        uk = f"regexp_full_match({pc}, '[A-Z]{{1,2}}[0-9][A-Z0-9]? [0-9][A-Z]{{2}}')"
-        cols.append(f"CASE WHEN {uk} THEN left({pc}, length({pc}) - 2) END AS postcode_sector")
-        cols.append(f"CASE WHEN {uk} THEN split_part({pc}, ' ', 1) END AS postcode_district")
-    con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(cols)} FROM jd_raw")
+        uk = "regexp_full_match(postcode, '[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}')"
+        derived.append(
+            f"CASE WHEN {uk} THEN left(postcode, length(postcode) - 2) END AS postcode_sector"
+        )
+        derived.append(f"CASE WHEN {uk} THEN split_part(postcode, ' ', 1) END AS postcode_district")
+    if "date_of_birth" in targets:
+        derived.append("CAST(date_of_birth AS DATE) - DATE '1970-01-01' AS date_of_birth_days")
+        derived.append(
+            "substr(date_of_birth, 1, 5) || substr(date_of_birth, 9, 2) || '-'"
+            " || substr(date_of_birth, 6, 2) AS date_of_birth_swapped"
+        )
+    con.execute(
+        f"CREATE TABLE {table} AS SELECT {', '.join(['*', *derived])}"
+        f" FROM (SELECT {', '.join(cols)} FROM jd_raw)"
+    )
     counts = con.execute(
         f"SELECT count(*), count(DISTINCT record_id), count(*) FILTER (WHERE record_id IS NULL)"
         f" FROM {table}"
@@ -432,6 +443,8 @@ def _link_files(
     keep = ["record_id", *standard, *other]
     if "postcode" in standard:
         keep += ["postcode_sector", "postcode_district"]
+    if "date_of_birth" in standard:
+        keep += ["date_of_birth_days", "date_of_birth_swapped"]
     for i in inputs:
         con.execute(
             f"CREATE TABLE {i.table}_model AS SELECT {', '.join(_quote(c) for c in keep)}"

@@ -18,7 +18,10 @@ frequencies, then Jaro-Winkler). The module decides, for a given set of columns:
 Invariants: inputs are already standardised (see ``joinedup.link.files``): names lower-case
 ASCII letters and single spaces; ``date_of_birth`` an ISO ``YYYY-MM-DD`` string;
 ``postcode`` upper-case with one space before the inward code, ``postcode_sector`` and
-``postcode_district`` derived (NULL when not a UK postcode); ``nhs_number`` 10 digits;
+``postcode_district`` derived (NULL when not a UK postcode); ``date_of_birth_days`` (days since
+1970-01-01) and ``date_of_birth_swapped`` (``YYYY-DD-MM``) derived from the date of birth, so
+that a pair's date levels compare integers and strings instead of parsing dates;
+``nhs_number`` 10 digits;
 ``upn`` 13 upper-case characters; ``sex`` ``M``/``F``; every other compared column trimmed,
 lower-case. Empty means NULL. Nothing here reads data: it only writes settings.
 """
@@ -42,7 +45,19 @@ STANDARD_COLUMNS: tuple[str, ...] = (
 )
 COMPARED_STANDARD_COLUMNS: tuple[str, ...] = STANDARD_COLUMNS[1:]
 # Columns the standardisation derives; they are never read from a file.
-DERIVED_COLUMNS: tuple[str, ...] = ("postcode_sector", "postcode_district")
+DERIVED_COLUMNS: tuple[str, ...] = (
+    "postcode_sector",
+    "postcode_district",
+    "date_of_birth_days",
+    "date_of_birth_swapped",
+)
+# The date-difference levels, in days: the thresholds Splink's AbsoluteDateDifferenceLevel
+# sets (1 month = 30.4375 days, 1 year = 365.25 days), so the same pairs fall in each level.
+DATE_DIFFERENCE_LEVELS: tuple[tuple[int, str], ...] = (
+    (30, "within 1 month"),
+    (365, "within 1 year"),
+    (3652, "within 10 years"),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,18 +126,20 @@ def splink_rule(rule: BlockingRuleSpec) -> Any:
 
 def one_edit_sql(left: str, right: str) -> str:
     """DuckDB SQL true where ``damerau_levenshtein(left, right) <= 1``, without computing that
-    distance for most pairs: strings of equal length (up to 16) are compared by ``hamming``
-    (0.5 s of CPU at 34M date-of-birth pairs, against 19.5 s for the distance), and only a
-    Hamming distance of 2 (two characters swapped, or two changed) or lengths one apart need
-    the distance itself. CASE branches are tried in order and a branch's result is computed
-    only for the rows that reach it, so ``hamming`` never sees strings of unequal length."""
-    padded = f"hamming(rpad({left}, 16, '~'), rpad({right}, 16, '~'))"
+    distance for most pairs. Strings of equal length are compared by ``hamming``, and only a
+    Hamming distance of 2 (two neighbours swapped, or two characters changed) needs the
+    Damerau-Levenshtein distance. Strings one character apart in length can only be one
+    insertion or deletion apart, which the plain Levenshtein distance tells as well (about 3x
+    faster in DuckDB: a transposition never changes the length). CASE branches are tried in
+    order and each is computed only for the rows that reach it, so ``hamming`` never sees
+    strings of unequal length (or two empty ones, which it refuses). At 24M postcode pairs:
+    1.65 s against 10.2 s for the distance."""
     return (
         f"CASE WHEN abs(length({left}) - length({right})) > 1 THEN false"
-        f" WHEN length({left}) <> length({right}) OR length({left}) > 16"
-        f" THEN damerau_levenshtein({left}, {right}) <= 1"
-        f" WHEN {padded} <= 1 THEN true"
-        f" WHEN {padded} >= 3 THEN false"
+        f" WHEN length({left}) <> length({right}) THEN levenshtein({left}, {right}) <= 1"
+        f" WHEN length({left}) = 0 THEN true"
+        f" WHEN hamming({left}, {right}) <= 1 THEN true"
+        f" WHEN hamming({left}, {right}) >= 3 THEN false"
         f" ELSE damerau_levenshtein({left}, {right}) <= 1 END"
     )
 
@@ -218,21 +235,18 @@ def comparisons(
                     cll.NullLevel(dob),
                     cll.ExactMatchLevel(dob, term_frequency_adjustments=True),
                     cll.CustomLevel(
-                        f'substr("{dob}_l", 1, 4) = substr("{dob}_r", 1, 4) AND '
-                        f'substr("{dob}_l", 6, 2) = substr("{dob}_r", 9, 2) AND '
-                        f'substr("{dob}_l", 9, 2) = substr("{dob}_r", 6, 2)',
+                        f'"{dob}_l" = "{dob}_swapped_r"',
                         label_for_charts="day and month swapped",
                         base_dialect_str="duckdb",
                     ),
                     _one_edit_level(dob, dialect),
-                    cll.AbsoluteDateDifferenceLevel(
-                        dob, input_is_string=True, threshold=1, metric="month"
-                    ),
-                    cll.AbsoluteDateDifferenceLevel(
-                        dob, input_is_string=True, threshold=1, metric="year"
-                    ),
-                    cll.AbsoluteDateDifferenceLevel(
-                        dob, input_is_string=True, threshold=10, metric="year"
+                    *(
+                        cll.CustomLevel(
+                            f'abs("{dob}_days_l" - "{dob}_days_r") <= {days}',
+                            label_for_charts=f"date of birth {label}",
+                            base_dialect_str="duckdb",
+                        )
+                        for days, label in DATE_DIFFERENCE_LEVELS
                     ),
                     cll.ElseLevel(),
                 ],
