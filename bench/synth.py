@@ -255,7 +255,8 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
             ),
             # each attribute-inference risk <= 0.05 with its upper 95% bound <= 0.10
             "inference_risks_le_0_05": all(
-                r["risk"] <= 0.05 for r in privacy.get("attribute_inference") or [{"risk": 1}]
+                r["risk"] is not None and r["risk"] <= 0.05
+                for r in privacy.get("attribute_inference") or [{"risk": None}]
             ),
             # every ethnicity x sex group of >= 500 within 2 points on GLD, SEN and ASQ rates
             "bias_within_2_points": bool((report.get("bias_goal") or {}).get("within_2_points")),

@@ -492,6 +492,10 @@ INFERENCE_SECRETS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     "sen": lambda f: (f["sen_any"].astype("string") == "true").fillna(False).to_numpy(bool),
 }
 INFERENCE_RISK_LIMIT = 0.05  # the research note's goal for each anonymeter-style risk
+# the risk divides by the control's failure rate; with fewer failures than this among the
+# hold-out attacks (a rare fact in a small district) one guess more or less swings it between
+# 0 and 1, so it is reported as not estimable instead
+INFERENCE_MIN_CONTROL_FAILURES = 10
 
 
 def _wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -562,6 +566,7 @@ def inference_report(
         def risk(m: float, c: float) -> float:
             return 0.0 if c >= 1 else max(0.0, (m - c) / (1 - c))
 
+        estimable = n - control_ok >= INFERENCE_MIN_CONTROL_FAILURES
         value = risk(main, control)
         high = risk(m_hi, c_lo)
         out.append(
@@ -572,9 +577,10 @@ def inference_report(
                 "main_success": round(main, 4),
                 "control_success": round(control, 4),
                 "baseline_success": round(baseline_ok / n, 4),
-                "risk": round(value, 4),
+                "estimable": estimable,
+                "risk": round(value, 4) if estimable else None,
                 "risk_ci95": [round(risk(m_lo, c_hi), 4), round(high, 4)],
-                "within_limit": value <= INFERENCE_RISK_LIMIT,
+                "within_limit": value <= INFERENCE_RISK_LIMIT if estimable else None,
             }
         )
     return out
@@ -630,7 +636,9 @@ def privacy_report(
         "mia_auc_limit": MIA_AUC_LIMIT,
         "mia_within_limit": auc <= MIA_AUC_LIMIT,
         "attribute_inference": inference,
-        "inference_risk_max": max((r["risk"] for r in inference), default=None),
+        "inference_risk_max": max(
+            (r["risk"] for r in inference if r["risk"] is not None), default=None
+        ),
         "distances": {
             "synthetic_to_train": syn_to_train.round(4).tolist(),
             "holdout_to_train": hold_to_train.round(4).tolist(),
@@ -711,6 +719,9 @@ def bias_report(
                 row["max_rate_gap_points"] = _max_gap(
                     real_rates, {f: row[f"twin_{f}"] for f in flags}
                 )
+                if row["max_rate_gap_points"] is None:
+                    # no rate known on both sides (a group of children too young for all three)
+                    row["scored"] = False
                 if hold_wide is not None and hg is not None:
                     h = hold_wide[(hg[axis] == level).to_numpy()]
                     row["holdout_n"] = len(h)

@@ -139,8 +139,10 @@ def render_html(report: dict[str, Any]) -> str:
          "success: random", "risk", "risk 95% CI", "risk ≤ 0.05"],
         [
             [r["secret"], r["attacks"], r["prevalence_train"], r["main_success"],
-             r["control_success"], r["baseline_success"], r["risk"],
-             f"{r['risk_ci95'][0]}–{r['risk_ci95'][1]}", r["within_limit"]]
+             r["control_success"], r["baseline_success"],
+             "not estimable" if r["risk"] is None else r["risk"],
+             f"{r['risk_ci95'][0]}–{r['risk_ci95'][1]}",
+             "" if r["within_limit"] is None else r["within_limit"]]
             for r in pr.get("attribute_inference") or []
         ],
     )  # fmt: skip
@@ -221,7 +223,8 @@ Worst pairs:</p>
 record with the same values and reads off a sensitive fact. The risk compares how often that is
 right for children used to fit the twin with children held out (anonymeter's measure):
 0 means the twin tells the attacker nothing about the fitted children that it does not tell
-about any child.</p>
+about any child. The risk divides by the hold-out's miss rate, so a fact the hold-out attacks
+miss fewer than 10 times (a rare fact in a small district) is shown as not estimable.</p>
 {inference}
 <h2>Bias: fidelity by subgroup</h2>
 {bias}
@@ -233,7 +236,8 @@ about any child.</p>
 <li>Relationships the method was not told about (across event tables, beyond the per-person
 flags) are kept only as far as the trees find them; check an analysis on the real data through a
 job before relying on it.</li>
-<li>Subgroups under 50 real persons are listed but not scored.</li>
+<li>Subgroups under 50 real persons, or with none of the three rates known in both, are listed
+but not scored.</li>
 </ul>
 </body></html>
 """
