@@ -227,9 +227,9 @@ def prepare_children(work: Path) -> Dataset:
     """Two agencies' records of simulated children: a health file and an education file.
 
     From the district simulator (``joinedup.simulate``): two districts' populations (seeds 1
-    and 2; a district holds at most 850,000 people) give ``n / overlap`` children; the health
-    file records the first ``n``, the education file the last ``n``, so ``overlap * n`` children
-    are in both. Each file is the child's identity as that source records it
+    and 2; a district holds at most 850,000 people) give ``(2 - overlap) * n`` children; the
+    health file records the first ``n``, the education file the last ``n``, so ``overlap * n``
+    children are in both. Each file is the child's identity as that source records it
     (``record_identities``: nicknames, transliterations, swaps, surname changes, date typos,
     lagging postcodes, worse for the children hardest to link). No identifier is shared (health
     has NHS numbers, education UPNs), so linkage rests on names, date of birth, sex and
@@ -245,7 +245,7 @@ def prepare_children(work: Path) -> Dataset:
     from joinedup.simulate.population import make_population
 
     n = CHILDREN_PER_FILE
-    total = round(n / CHILDREN_OVERLAP)
+    total = round(n * (2 - CHILDREN_OVERLAP))
     knobs = NoiseKnobs()
     parts: dict[str, list[pd.DataFrame]] = {"health": [], "education": []}
     halves = (total // 2, total - total // 2)
@@ -299,6 +299,9 @@ def prepare_children(work: Path) -> Dataset:
                 }
             )
         )
+    both = len(set(truth[0]["cluster"]) & set(truth[1]["cluster"]))
+    if both != 2 * n - total:
+        raise SystemExit(f"children: {both} children in both files, expected {2 * n - total}")
     truth_path = work / "children_truth.parquet"
     pd.concat(truth).to_parquet(truth_path, index=False)
     return Dataset(

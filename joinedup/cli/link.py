@@ -148,9 +148,10 @@ def files_command(
         str | None,
         typer.Option(
             "--memory-limit",
-            help="With --engine duckdb: the most memory DuckDB may use, e.g. 3GB; above it, "
-            "work spills to a temporary folder (removed after). Default: DuckDB's own (80% of "
-            "the machine's memory).",
+            help="With --engine duckdb: the most memory the whole run may use, e.g. 3GB "
+            "(GB = 10^9 bytes, GiB = 2^30). DuckDB gets 80% of what the process does not "
+            "already hold and spills above it to a temporary folder (removed after). "
+            "Default: DuckDB's own (80% of the machine's memory).",
         ),
     ] = None,
     max_pairs: Annotated[

@@ -32,7 +32,10 @@ import duckdb
 
 from joinedup.link.settings import BlockingRuleSpec
 
-PER_RULE_PAIRS_PER_RECORD = 40
+# a record has at most a few true matches, so a rule that brings many more candidates per record
+# than that is mostly non-matches: over 4 per record it is tightened (a rule of 2M pairs takes
+# seconds to score whatever the file size, hence the floor)
+PER_RULE_PAIRS_PER_RECORD = 4
 PER_RULE_FLOOR = 2_000_000
 BUDGET_PAIRS_PER_RECORD = 20
 BUDGET_FLOOR = 10_000_000

@@ -179,5 +179,5 @@ def test_the_total_budget_is_shared_in_the_rules_order(con: duckdb.DuckDBPyConne
 
 def test_default_limits_grow_with_the_records_above_their_floors() -> None:
     assert PairLimits.for_records(1_000) == PairLimits(per_rule=2_000_000, total=10_000_000)
-    assert PairLimits.for_records(2_000_000) == PairLimits(per_rule=80_000_000, total=40_000_000)
-    assert PairLimits.for_records(2_000_000, total=5) == PairLimits(per_rule=80_000_000, total=5)
+    assert PairLimits.for_records(2_000_000) == PairLimits(per_rule=8_000_000, total=40_000_000)
+    assert PairLimits.for_records(2_000_000, total=5) == PairLimits(per_rule=8_000_000, total=5)

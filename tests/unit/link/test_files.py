@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import duckdb
@@ -10,9 +11,12 @@ import pytest
 
 from joinedup.errors import LinkageError, UsageError
 from joinedup.link.files import (
+    DUCKDB_POOL_SHARE,
     FileLinkSpec,
+    duckdb_pool_limit,
     link_files,
     one_to_one_expected_matches,
+    parse_memory_size,
     resolve_columns,
     standardise_sql,
 )
@@ -253,9 +257,14 @@ def test_one_to_one_run_reports_its_estimate_within_a_memory_limit(
                 ("pc", "postcode"),
             ),
             one_to_one=True,
-            memory_limit="1GB",
+            memory_limit="2GB",
         )
     )
+    settings = json.loads((tmp_path / "out" / "report.json").read_text())["settings"]
+    assert settings["memory_limit"] == "2GB"
+    # DuckDB's pool is the share of what the process does not already hold: under the total
+    pool = parse_memory_size(settings["duckdb_memory_limit"].replace(" ", ""))
+    assert 256 * 2**20 <= pool < 2 * 10**9
     e = result.estimates
     assert e.expected_matches_one_to_one is not None
     # twelve children are in both files: each is one expected match at most
@@ -267,3 +276,19 @@ def test_one_to_one_run_reports_its_estimate_within_a_memory_limit(
 def test_a_malformed_memory_limit_is_refused(two_files: tuple[Path, Path], tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="memory-limit"):
         link_files(FileLinkSpec(files=two_files, out=tmp_path / "out", memory_limit="lots"))
+
+
+def test_memory_sizes_are_read_in_decimal_and_binary_units() -> None:
+    assert parse_memory_size("3GB") == 3 * 10**9
+    assert parse_memory_size("2.5GiB") == int(2.5 * 2**30)
+    assert parse_memory_size("800 MB") == 800 * 10**6
+    with pytest.raises(UsageError, match="3GB"):
+        parse_memory_size("3 gigs")
+
+
+def test_duckdb_gets_a_share_of_what_the_process_does_not_hold() -> None:
+    mib = 2**20
+    assert duckdb_pool_limit(3000 * mib, 500 * mib) == int(2500 * mib * DUCKDB_POOL_SHARE)
+    # a limit the process already nearly fills is refused with the sizes, not run to failure
+    with pytest.raises(UsageError, match="at least 1GB"):
+        duckdb_pool_limit(600 * mib, 400 * mib)
