@@ -200,21 +200,26 @@ def _read_person(
     view_of: Callable[[str], str] = secondary_view_name,
 ) -> pd.DataFrame:
     view = quote_identifier(view_of(PERSON_TABLE))
-    counts = ", ".join(
-        f"(SELECT count(*) FROM {quote_identifier(view_of(t.name))} e "
-        f"WHERE e.person_id = p.person_id) AS {t.count_column}"
-        for t in EVENT_TABLES
-    )
+    # one query: each event table and flag aggregated once by person and joined, so DuckDB
+    # neither runs a subquery per person nor pandas copies the frame once per flag
+    selects = ["p.*", "array_to_string(list_sort(p.sources), '|') AS sources_text"]
+    joins = []
+    for i, t in enumerate(EVENT_TABLES):
+        selects.append(f"coalesce(c{i}.n, 0) AS {t.count_column}")
+        joins.append(
+            f"LEFT JOIN (SELECT person_id, count(*) AS n FROM {quote_identifier(view_of(t.name))}"
+            f" GROUP BY person_id) c{i} ON c{i}.person_id = p.person_id"
+        )
+    for i, (flag, (expr, table)) in enumerate(FLAG_SQL.items()):
+        selects.append(f"f{i}.v AS {flag}")
+        joins.append(
+            f"LEFT JOIN (SELECT person_id, ({expr})::VARCHAR AS v FROM"
+            f" {quote_identifier(view_of(table))} GROUP BY person_id) f{i}"
+            f" ON f{i}.person_id = p.person_id"
+        )
     frame = con.execute(
-        f"SELECT p.*, array_to_string(list_sort(p.sources), '|') AS sources_text, {counts} "
-        f"FROM {view} p ORDER BY p.person_id"
+        f"SELECT {', '.join(selects)} FROM {view} p {' '.join(joins)} ORDER BY p.person_id"
     ).df()
-    for flag, (expr, table) in FLAG_SQL.items():
-        flags = con.execute(
-            f"SELECT person_id, ({expr})::VARCHAR AS {flag} "
-            f"FROM {quote_identifier(view_of(table))} GROUP BY person_id"
-        ).df()
-        frame = frame.merge(flags, on="person_id", how="left")
     out = pd.DataFrame({"person_id": frame["person_id"].astype(str)})
     month = pd.to_datetime(frame["birth_month"] + "-01", errors="coerce")
     out["birth_idx"] = ((month.dt.year - 1900) * 12 + month.dt.month - 1).astype("float64")
