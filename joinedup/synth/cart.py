@@ -14,6 +14,9 @@ Invariants:
   every category and every range stays valid; a leaf holds at least ``min_leaf`` real rows, so
   no synthetic value is tied to fewer than ``min_leaf`` real children by the tree;
 - missing values are data: a donor's NULL is copied like any value;
+- a tree is fitted on at most ``max_fit_rows`` real rows (a random subset when there are more,
+  which bounds the fitting time on large districts) and every real row is then dropped down it
+  for the donors: a leaf holding ``min_leaf`` fitted rows holds at least as many real rows;
 - the same seed, data and steps give the same output.
 """
 
@@ -96,6 +99,7 @@ class CartSynthesiser:
 
     min_leaf: int = 10
     seed: int = 0
+    max_fit_rows: int = 200_000
     encoder: Encoder = field(default_factory=Encoder)
 
     def run(
@@ -191,6 +195,11 @@ class CartSynthesiser:
         x_real = self.encoder.matrix(real_sub, predictors)
         x_synth = self.encoder.matrix(synth.iloc[s_idx], predictors)
         y = real_sub[key]
+        fit = (
+            slice(None)
+            if len(r_idx) <= self.max_fit_rows
+            else np.sort(rng.choice(len(r_idx), self.max_fit_rows, replace=False))
+        )
         categorical = step.categorical if step.categorical is not None else not _is_numeric(y)
         tree: DecisionTreeClassifier | DecisionTreeRegressor
         if categorical:
@@ -200,7 +209,7 @@ class CartSynthesiser:
             tree = DecisionTreeClassifier(
                 min_samples_leaf=self.min_leaf, random_state=int(rng.integers(2**31))
             )
-            tree.fit(x_real, target)
+            tree.fit(x_real[fit], target[fit])
         else:
             values = y.astype("float64").to_numpy(na_value=np.nan)
             missing = np.isnan(values)
@@ -212,5 +221,5 @@ class CartSynthesiser:
             tree = DecisionTreeRegressor(
                 min_samples_leaf=self.min_leaf, random_state=int(rng.integers(2**31))
             )
-            tree.fit(x_real, target_num)
+            tree.fit(x_real[fit], target_num[fit])
         return _draw_from_leaves(tree.apply(x_real), tree.apply(x_synth), rng)

@@ -93,3 +93,21 @@ def test_replicated_uniques_flags_copies_of_unique_training_persons_only() -> No
     # an event count of NULL is no rows, as in the twin
     nulls = synthetic.assign(n_admission=None)
     assert replicated_uniques(nulls, train).tolist() == [False, True, True, False]
+
+
+def test_trees_fitted_on_a_subset_keep_the_relations_and_draw_real_values() -> None:
+    """Above ``max_fit_rows`` a tree is fitted on a random subset; donors still come from every
+    real row, so values stay real and the flag-score relation survives; at or under the cap the
+    draw is the one without a cap."""
+    real = _real(2000)
+    synth = pd.DataFrame(index=range(2000))
+    capped = CartSynthesiser(min_leaf=10, seed=4, max_fit_rows=150).run(real, synth, STEPS)
+    assert set(capped["score"].dropna()) <= set(real["score"])
+    drawn = capped[capped["flag"].notna()]
+    assert (drawn.loc[drawn["flag"] == "true", "score"] < 10).all()
+    assert (drawn.loc[drawn["flag"] == "false", "score"] >= 20).all()
+    # the twin's share of flagged rows is the real one, within sampling error
+    assert abs((drawn["flag"] == "true").mean() - 0.3) < 0.05
+    uncapped = CartSynthesiser(min_leaf=10, seed=4).run(real, synth, STEPS)
+    at_cap = CartSynthesiser(min_leaf=10, seed=4, max_fit_rows=2000).run(real, synth, STEPS)
+    pd.testing.assert_frame_equal(uncapped, at_cap)
