@@ -23,11 +23,12 @@ How a run goes (``SplinkStage.write_edges``):
    later refreshes while the settings hash matches, unless ``retrain`` is set.
 4. **Predict** pairs across components with the blocking rules (``PREDICTION_BLOCKING``; none
    compares names without a date or a place, which would make tens of millions of pairs).
-   On DuckDB this is **incremental** (``joinedup.link.pair_cache``): each profile is known by a
-   keyed hash of its features; pairs of two profiles the last refresh also saw come from the
-   pair cache, and only the new or changed profiles are scored, within themselves
-   (``linker.inference.predict_within``) and against the rest (``predict_between``), with the
-   term frequencies frozen in the model artefact at the last full scoring. A full scoring (all
+   On either engine (DuckDB or Spark) this is **incremental** (``joinedup.link.pair_cache``):
+   each profile is known by a keyed hash of its features; pairs of two profiles the last
+   refresh also saw come from the pair cache, and only the new or changed profiles are
+   scored, within themselves (``linker.inference.predict_within``) and against the rest
+   (``predict_between``), with the term frequencies frozen in the model artefact at the last
+   full scoring. A full scoring (all
    pairs, term frequencies recomputed and frozen again) runs when the model was just trained,
    when ``full`` is set (``joinedup node refresh --full``), or when the cache cannot serve (none
    yet, or the model or its frequencies changed); the report says which and why.
@@ -446,37 +447,13 @@ class SplinkStage:
         self.report["settings_hash"] = wanted_hash[:12]
         self.report["seconds_training"] = round(time.perf_counter() - t0, 3)
         t1 = time.perf_counter()
-        if session is None:
-            table = self._score(
-                con,
-                context,
-                linker=linker,
-                db_api=db_api,
-                artefact=artefact,
-                trained=self.report["model"] == "trained",
-            )
-            self.report["pairs_at_threshold"] = int(
-                pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py()
-                or 0
-            )
-            self.report["seconds_predict"] = round(time.perf_counter() - t1, 3)
-            return table
-        self.report["scoring"] = "full"
-        self.report["full_because"] = "the pair cache is kept on the DuckDB engine only"
-        predictions = linker.inference.predict(
-            threshold_match_probability=min(self.threshold, self.review_floor),
-            warning_mode="never",
+        table = self._score(
+            context,
+            linker=linker,
+            engine=_ScoringEngine(con=con, db_api=db_api, session=session),
+            artefact=artefact,
+            trained=self.report["model"] == "trained",
         )
-        columns = (
-            "unique_id_l",
-            "unique_id_r",
-            "match_weight",
-            "match_probability",
-            "component_l",
-            "component_r",
-        )
-        table = to_arrow(predictions.as_spark_dataframe().select(*columns))
-        predictions.drop_table_from_database_and_remove_from_cache()
         self.report["pairs_at_threshold"] = int(
             pc.sum(pc.greater_equal(table.column("match_probability"), self.threshold)).as_py() or 0
         )
@@ -485,21 +462,22 @@ class SplinkStage:
 
     def _score(
         self,
-        con: duckdb.DuckDBPyConnection,
         context: LinkContext,
         *,
         linker: Any,
-        db_api: Any,
+        engine: _ScoringEngine,
         artefact: ModelArtefact,
         trained: bool,
     ) -> pa.Table:
-        """Score pairs on DuckDB: reuse the pair cache's pairs of unchanged profiles and score
-        only pairs with a new or changed profile (``predict_within`` the changed profiles,
-        ``predict_between`` them and the rest), or, when the cache cannot serve, score all.
+        """Score pairs on the engine (DuckDB or Spark): reuse the pair cache's pairs of
+        unchanged profiles and score only pairs with a new or changed profile
+        (``predict_within`` the changed profiles, ``predict_between`` them and the rest), or,
+        when the cache cannot serve, score all.
 
         A full scoring computes the term frequencies afresh and freezes them in the model
         artefact; an incremental one scores with the frozen ones, so a pair of unchanged
         profiles would score what the cache holds (see ``joinedup.link.pair_cache``)."""
+        con = engine.con
         floor = min(self.threshold, self.review_floor)
         t0 = time.perf_counter()
         can_cache = self.model_path is not None and has_pseudonym_macro(context.con)
@@ -516,11 +494,11 @@ class SplinkStage:
             # fresh term frequencies from this refresh's profiles, frozen for the next ones
             tf_tables = {col: linker.table_management.compute_tf_table(col) for col in TF_COLUMNS}
             if can_cache and self.model_path is not None:
-                frozen = _freeze_term_frequencies(con, context, tf_tables)
+                frozen = _freeze_term_frequencies(engine, context, tf_tables)
                 artefact = replace(artefact, term_frequencies=frozen)
                 save_artefact(self.model_path, artefact)
         else:
-            _register_frozen_term_frequencies(con, context, linker, db_api, artefact)
+            _register_frozen_term_frequencies(engine, context, linker, artefact)
         fingerprint = model_fingerprint(artefact.model, artefact.term_frequencies)
         self.report["seconds_term_frequencies"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
@@ -537,7 +515,7 @@ class SplinkStage:
         self.report["seconds_pair_cache_read"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
         if reason is None and plan is not None:
-            scored = _score_changed(con, linker, db_api, plan.changed_ids, floor)
+            scored = _score_changed(engine, linker, plan.changed_ids, floor)
             kept = plan.kept
             self.report.update(
                 profiles_unchanged=plan.profiles_unchanged,
@@ -548,10 +526,7 @@ class SplinkStage:
             predictions = linker.inference.predict(
                 threshold_match_probability=floor, warning_mode="never"
             )
-            scored = con.execute(
-                "SELECT unique_id_l::VARCHAR AS unique_id_l, unique_id_r::VARCHAR AS unique_id_r, "
-                f"match_weight, match_probability FROM {predictions.physical_name}"
-            ).to_arrow_table()
+            scored = engine.query(predictions, _PAIRS_SELECT)
             predictions.drop_table_from_database_and_remove_from_cache()
             kept = PAIR_SCHEMA.empty_table()
             n = int(self.report.get("profiles", 0))
@@ -636,16 +611,52 @@ PROFILE_FEATURES: tuple[str, ...] = (
 )
 
 
+_PAIRS_SELECT = (
+    "SELECT unique_id_l::VARCHAR AS unique_id_l, unique_id_r::VARCHAR AS unique_id_r, "
+    "match_weight, match_probability FROM {t}"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ScoringEngine:
+    """Where Splink scores: DuckDB (``session`` None) or Spark. The profiles, the lookups and
+    the pair cache live in the DuckDB connection ``con`` either way; on Spark the tables Splink
+    needs are copied over, and its results back, through Arrow."""
+
+    con: duckdb.DuckDBPyConnection
+    db_api: Any
+    session: Any = None
+
+    def register(self, table: str) -> Any:
+        """The DuckDB table ``table`` of ``con`` as a Splink input on the engine."""
+        if self.session is None:
+            return self.db_api.register(table)
+        frame = to_spark(self.session, self.con.table(table).to_arrow_table())
+        return self.db_api.register(frame, table_name=f"{table}_{uuid.uuid4().hex[:8]}")
+
+    def query(self, result: Any, sql: str) -> pa.Table:
+        """``sql`` (DuckDB's dialect, ``{t}`` for the table) over a Splink result, as Arrow."""
+        if self.session is None:
+            return self.con.execute(sql.format(t=result.physical_name)).to_arrow_table()
+        name = f"jd_spark_result_{uuid.uuid4().hex[:8]}"
+        self.con.register(name, to_arrow(result.as_spark_dataframe()))
+        try:
+            return self.con.execute(sql.format(t=name)).to_arrow_table()
+        finally:
+            self.con.unregister(name)
+
+
 def _freeze_term_frequencies(
-    con: duckdb.DuckDBPyConnection, context: LinkContext, tf_tables: Mapping[str, Any]
+    engine: _ScoringEngine, context: LinkContext, tf_tables: Mapping[str, Any]
 ) -> dict[str, dict[str, float]]:
     """Each fresh term-frequency table as {HMAC of the value: frequency} (no value kept)."""
     frozen: dict[str, dict[str, float]] = {}
     for column, tf in tf_tables.items():
-        table = con.execute(
-            f"SELECT {column}::VARCHAR AS value, tf_{column} AS tf FROM {tf.physical_name} "
-            f"WHERE {column} IS NOT NULL"
-        ).to_arrow_table()
+        table = engine.query(
+            tf,
+            f"SELECT {column}::VARCHAR AS value, tf_{column} AS tf FROM {{t}} "
+            f"WHERE {column} IS NOT NULL",
+        )
         keyed = key_values(context.con, table.select(["value"]), f"tf:{column}")
         hash_of = dict(
             zip(
@@ -665,16 +676,16 @@ def _freeze_term_frequencies(
 
 
 def _register_frozen_term_frequencies(
-    con: duckdb.DuckDBPyConnection,
+    engine: _ScoringEngine,
     context: LinkContext,
     linker: Any,
-    db_api: Any,
     artefact: ModelArtefact,
 ) -> None:
     """Register, for Splink, each TF column's lookup from the artefact's frozen frequencies.
 
     A value the frozen table does not know (a name first seen since the last full scoring)
     takes the smallest frozen frequency: it was at most that rare when they were frozen."""
+    con = engine.con
     for column in TF_COLUMNS:
         frozen = artefact.term_frequencies.get(column, {})
         values = con.execute(
@@ -691,13 +702,14 @@ def _register_frozen_term_frequencies(
         con.register(f"{name}_arrow", lookup)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
         con.unregister(f"{name}_arrow")
-        linker.table_management.register_term_frequency_lookup(db_api.register(name), column)
+        linker.table_management.register_term_frequency_lookup(engine.register(name), column)
 
 
 def _score_changed(
-    con: duckdb.DuckDBPyConnection, linker: Any, db_api: Any, changed: pa.Array, floor: float
+    engine: _ScoringEngine, linker: Any, changed: pa.Array, floor: float
 ) -> pa.Table:
     """Pairs with at least one changed profile: within the changed, and changed × the rest."""
+    con = engine.con
     con.register("jd_changed_arrow", pa.table({"unique_id": changed}))
     con.execute(
         "CREATE OR REPLACE TABLE jd_profiles_changed AS SELECT p.* FROM splink_profiles p "
@@ -712,7 +724,7 @@ def _score_changed(
     n_changed = _count(con, "jd_profiles_changed")
     n_unchanged = _count(con, "jd_profiles_unchanged")
     if n_changed:
-        changed_sdf = db_api.register("jd_profiles_changed")
+        changed_sdf = engine.register("jd_profiles_changed")
         runs = []
         if n_changed > 1:
             runs.append(
@@ -724,21 +736,13 @@ def _score_changed(
             runs.append(
                 linker.inference.predict_between(
                     changed_sdf,
-                    db_api.register("jd_profiles_unchanged"),
+                    engine.register("jd_profiles_unchanged"),
                     threshold_match_probability=floor,
                     warning_mode="never",
                 )
             )
         for predictions in runs:
-            out.append(
-                con.execute(
-                    "SELECT unique_id_l::VARCHAR AS unique_id_l, "
-                    "unique_id_r::VARCHAR AS unique_id_r, match_weight, match_probability "
-                    f"FROM {predictions.physical_name}"
-                )
-                .to_arrow_table()
-                .cast(PAIR_SCHEMA)
-            )
+            out.append(engine.query(predictions, _PAIRS_SELECT).cast(PAIR_SCHEMA))
             predictions.drop_table_from_database_and_remove_from_cache()
     con.execute("DROP TABLE IF EXISTS jd_profiles_changed")
     con.execute("DROP TABLE IF EXISTS jd_profiles_unchanged")
