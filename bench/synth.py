@@ -250,6 +250,10 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
                 privacy.get("dcr_p5_synthetic_to_train", 0.0)
                 >= privacy.get("dcr_p5_holdout_to_train", 1.0)
             ),
+            # the same question without the percentile's jumps between distance steps: the
+            # twin's share at or below the hold-out's 5th percentile is not above the hold-out's
+            # own share (95% interval of the difference reaches 0)
+            "dcr_tail_not_heavier": bool(privacy.get("dcr_tail_not_heavier")),
             "share_closer_le_0_52": bool(
                 privacy.get("share_closer_to_train_than_holdout", 1.0) <= 0.52
             ),
@@ -260,6 +264,8 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
             ),
             # every ethnicity x sex group of >= 500 within 2 points on GLD, SEN and ASQ rates
             "bias_within_2_points": bool((report.get("bias_goal") or {}).get("within_2_points")),
+            # ... and no such group further from the training rates than fresh real children
+            "bias_no_group_over_holdout": (report.get("bias_goal") or {}).get("over_holdout") == [],
             "inference_upper_ci_le_0_10": all(
                 r["risk_ci95"][1] <= 0.10
                 for r in privacy.get("attribute_inference") or [{"risk_ci95": [1, 1]}]
