@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -129,6 +130,75 @@ def score_index(node: Path, truth: Path) -> dict[str, object]:
     return result
 
 
+# the linkage issue's goals for a simulated district, judged on the node's own linkage report
+DISTRICT_GOALS = {
+    "precision_min": 0.999,
+    "subgroup_precision_min": 0.995,
+    "ethnic_recall_gap_points_max": 3.0,
+    "f1_min": 0.985,
+    "label_free_precision_error_points_max": 0.5,
+    "label_free_recall_error_points_max": 2.0,
+}
+# subgroups judged: at least this many predicted pairs (precision) or true pairs (recall gap),
+# the floor the children benchmark uses; smaller ones are listed, not judged
+MIN_SUBGROUP_PAIRS = 1000
+
+
+def district_targets(report: dict[str, Any]) -> dict[str, Any]:
+    """The district goals from a ``joinedup link report --truth`` JSON: overall precision and
+    F1, precision in every subgroup, the recall gap between ethnic groups, and the label-free
+    estimates beside the truth."""
+    overall = report["truth_overall"]
+    precision = overall["precision"]["value"]
+    recall = overall["recall"]["value"]
+    subgroups = report["subgroups"]
+    judged = [g for g in subgroups if g["precision"]["denominator"] >= MIN_SUBGROUP_PAIRS]
+    worst = min(judged, key=lambda g: g["precision"]["value"])
+    ethnic = {
+        g["group"]: g["recall"]["value"]
+        for g in subgroups
+        if g["kind"] == "ethnic_group" and g["recall"]["denominator"] >= MIN_SUBGROUP_PAIRS
+    }
+    gap = 100 * (max(ethnic.values()) - min(ethnic.values())) if len(ethnic) >= 2 else None
+    label_free = report["label_free"]
+    # the linkage model's estimates (from the refresh's match probabilities); the report's own
+    # independent weights are kept beside them
+    est_p, est_r = label_free["model_expected_precision"], label_free["model_expected_recall"]
+    p_err = None if est_p is None else 100 * (est_p - precision)
+    r_err = None if est_r is None else 100 * (est_r - recall)
+    goals = DISTRICT_GOALS
+    return {
+        "precision": round(precision, 5),
+        "recall": round(recall, 5),
+        "f1": round(overall["f1"], 5),
+        "subgroup_precision_min": round(worst["precision"]["value"], 5),
+        "subgroup_precision_min_group": f"{worst['kind']} = {worst['group']}",
+        "subgroups_judged": len(judged),
+        "subgroups_too_small": sorted(
+            f"{g['kind']} = {g['group']}" for g in subgroups if g not in judged
+        ),
+        "recall_by_ethnic_group": {k: round(v, 5) for k, v in sorted(ethnic.items())},
+        "ethnic_recall_gap_points": None if gap is None else round(gap, 2),
+        "label_free_precision": est_p,
+        "label_free_recall": est_r,
+        "label_free_precision_error_points": None if p_err is None else round(p_err, 2),
+        "label_free_recall_error_points": None if r_err is None else round(r_err, 2),
+        "report_weights_precision": label_free["expected_precision"],
+        "report_weights_recall": label_free["expected_recall"],
+        "goals": goals,
+        "goals_met": {
+            "precision": precision >= goals["precision_min"],
+            "subgroup_precision": worst["precision"]["value"] >= goals["subgroup_precision_min"],
+            "ethnic_recall_gap": gap is not None and gap <= goals["ethnic_recall_gap_points_max"],
+            "f1": overall["f1"] >= goals["f1_min"],
+            "label_free_precision": p_err is not None
+            and abs(p_err) <= goals["label_free_precision_error_points_max"],
+            "label_free_recall": r_err is not None
+            and abs(r_err) <= goals["label_free_recall_error_points_max"],
+        },
+    }
+
+
 def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
     work = WORK / f"spine-{people}"
     if work.exists():
@@ -145,7 +215,35 @@ def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
         run_stage("refresh (person index + linked store)", ["node", "refresh", str(node)]),
     ]
     accuracy = score_index(node, extracts / "truth" / "person_map.csv")
-    pipeline = [s for s in stages if s.stage != "simulate"]
+    report_json = work / "linkage-report.json"
+    stages.append(
+        run_stage(
+            "link report (with truth; not part of the spine)",
+            [
+                "link",
+                "report",
+                str(node),
+                "--truth",
+                str(extracts / "truth"),
+                "--out",
+                str(work / "linkage-report.html"),
+                "--json-out",
+                str(report_json),
+            ],
+        )
+    )
+    district = district_targets(json.loads(report_json.read_text()))
+    print(
+        f"[bench] district linkage: precision {district['precision']}, F1 {district['f1']},"
+        f" lowest subgroup precision {district['subgroup_precision_min']}"
+        f" ({district['subgroup_precision_min_group']}), ethnic recall gap"
+        f" {district['ethnic_recall_gap_points']} points; label-free error"
+        f" {district['label_free_precision_error_points']} (precision),"
+        f" {district['label_free_recall_error_points']} (recall) points;"
+        f" goals met: {district['goals_met']}",
+        flush=True,
+    )
+    pipeline = [s for s in stages if s.stage not in ("simulate", stages[-1].stage)]
     total_wall = sum(s.wall_seconds for s in pipeline)
     peak = max(s.peak_rss_mib for s in pipeline)
     dominant = max(pipeline, key=lambda s: s.wall_seconds)
@@ -165,6 +263,7 @@ def bench_spine(people: int, seed: int, keep: bool) -> dict[str, object]:
         "goal": {"spine_wall_seconds_max": 600, "spine_peak_rss_mib_max": 8192},
         "goal_met": total_wall <= 600 and peak <= 8192,
         "person_index_vs_truth": accuracy,
+        "district_linkage": district,
         "extract_bytes": extract_bytes,
         "database_bytes": sizes,
         "note": "spine = node init + ingest + refresh; simulation is timed but is not part of the"

@@ -75,6 +75,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -356,6 +357,11 @@ class SplinkStage:
             accept = pc.greater_equal(pairs.column("match_probability"), self.threshold)
             edges, refused, merges = _choose_merges(context, pairs.filter(accept))
             self.report["component_merges"] = len(edges)
+            self.report.update(
+                _expected_errors(
+                    context, pairs.filter(accept), pairs.filter(pc.invert(accept)), merges
+                )
+            )
             self.report["merges_refused_by_guard"] = len(refused)
             grey = pairs.filter(pc.invert(accept))
             self.report.update(
@@ -877,6 +883,7 @@ class _Merges:
         self.parent: dict[int, int] = {}
         self.attrs = {c: {k: set(v) for k, v in a.items()} for c, a in attrs.items()}
         self.limits = limits
+        self.accepted_rows: list[int] = []  # rows of the pairs merged, in the order accepted
 
     def find(self, c: int) -> int:
         root = c
@@ -922,7 +929,7 @@ def _choose_merges(
     involved = np.unique(np.concatenate([comp_l, comp_r]))
     attrs, limits = _guard_attributes(context, involved)
     merges = _Merges(attrs, limits)
-    keep: list[int] = []
+    keep = merges.accepted_rows
     refused: list[int] = []
     for i in order.tolist():
         outcome = merges.try_union(int(comp_l[i]), int(comp_r[i]))
@@ -941,6 +948,83 @@ def _choose_merges(
         refused,
         merges,
     )
+
+
+_PAIR_KEYS = ["component_l", "component_r", "match_probability"]
+
+
+def _expected_errors(
+    context: LinkContext, accepted: pa.Table, grey: pa.Table, merges: _Merges | None
+) -> dict[str, Any]:
+    """Label-free expectations of the index's errors, in record pairs, from the model's own
+    match probabilities (the linkage report turns them into expected precision and recall).
+
+    Links made by the exact rules (valid identifiers) are taken as right. Each merge of two
+    components, in the order ``_choose_merges`` accepted them, is wrong with probability 1 − p
+    of its best pair, and then every record pair across its two sides is a false link: expected
+    false pairs = Σ (1 − p) · |A| · |B| (records). Two persons left apart with a scored pair
+    (under the threshold, or refused by the guard) are the same child with probability p of
+    their best pair: expected missed pairs = Σ p · |A| · |B|. Pairs no blocking rule brought
+    together are not counted, so the recall is within blocking; the review stage's decisions
+    come later and are not reflected.
+    """
+    size = {
+        int(c): int(n)
+        for c, n in context.con.execute(
+            f"SELECT component, count(*) FROM {context.assignment_table} GROUP BY ALL"
+        ).fetchall()
+    }
+    linked_pairs = sum(n * (n - 1) // 2 for n in size.values())
+    false_pairs = 0.0
+    if merges is not None:
+        comp_l = accepted.column("component_l").to_pylist()
+        comp_r = accepted.column("component_r").to_pylist()
+        prob = accepted.column("match_probability").to_pylist()
+        parent: dict[int, int] = {}
+
+        def root(c: int) -> int:
+            while parent.get(c, c) != c:
+                c = parent[c]
+            return c
+
+        for i in merges.accepted_rows:
+            ra, rb = root(int(comp_l[i])), root(int(comp_r[i]))
+            na, nb = size.get(ra, 1), size.get(rb, 1)
+            parent[rb] = ra
+            size[ra] = na + nb
+            linked_pairs += na * nb
+            false_pairs += (1.0 - float(prob[i])) * na * nb
+
+    both = pa.concat_tables([accepted.select(_PAIR_KEYS), grey.select(_PAIR_KEYS)])
+    comp_a = np.asarray(both.column("component_l").to_numpy(), dtype=np.int64)
+    comp_b = np.asarray(both.column("component_r").to_numpy(), dtype=np.int64)
+    prob_ab = np.asarray(both.column("match_probability").to_numpy(), dtype=np.float64)
+    comps = np.unique(np.concatenate([comp_a, comp_b]))
+    if merges is not None:  # each component's person, and each person's records
+        roots = np.fromiter((merges.find(int(c)) for c in comps), np.int64, len(comps))
+    else:
+        roots = comps
+    root_a = roots[np.searchsorted(comps, comp_a)]
+    root_b = roots[np.searchsorted(comps, comp_b)]
+    apart = root_a != root_b
+    frame = pd.DataFrame(
+        {
+            "a": np.minimum(root_a, root_b)[apart],
+            "b": np.maximum(root_a, root_b)[apart],
+            "p": prob_ab[apart],
+        }
+    )
+    best = frame.groupby(["a", "b"], sort=False)["p"].max().reset_index()
+    # a merged person's records sit under the root its merges left (the replay above)
+    records = pd.Series(size, dtype="int64")
+    n_a = records.reindex(best["a"].to_numpy()).fillna(1).to_numpy()
+    n_b = records.reindex(best["b"].to_numpy()).fillna(1).to_numpy()
+    missed_pairs = float(np.sum(best["p"].to_numpy() * n_a * n_b))
+    return {
+        "expected_false_pairs": round(false_pairs, 3),
+        "expected_missed_pairs": round(missed_pairs, 3),
+        "linked_record_pairs": int(linked_pairs),
+    }
 
 
 def _queue_for_review(

@@ -53,7 +53,7 @@ import math
 import platform
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -242,6 +242,12 @@ class LabelFree:
     expected_matches: float
     expected_precision: float | None
     expected_recall: float | None
+    # from the linkage model's own match probabilities at the latest refresh (the Splink stage's
+    # expected false and missed record pairs); None when that refresh scored no pairs
+    model_expected_false_pairs: float | None = None
+    model_expected_missed_pairs: float | None = None
+    model_expected_precision: float | None = None
+    model_expected_recall: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,6 +355,7 @@ def build_linkage_report(
         inputs = _inputs(con, truth_dir is not None)
         blocking = _blocking(con)
         weights, histograms, label_free = _match_weights(con)
+        label_free = _with_model_estimates(label_free, linkage)
         truth_overall: PairScore | None = None
         by_pair: tuple[PairScore, ...] = ()
         if truth_dir is not None:
@@ -459,6 +466,8 @@ LINKAGE_SECONDS = (
     ("seconds_merges", "merges"),
     ("seconds", "stage in all"),
 )
+# ... and its label-free expectations of the index's errors, in record pairs.
+LINKAGE_ESTIMATES = ("expected_false_pairs", "expected_missed_pairs")
 NOT_RECORDED = "not recorded"
 
 
@@ -481,6 +490,7 @@ def _run_linkage(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
             "note": note,
             "counts": {key: None for key, _ in LINKAGE_COUNTS},
             "seconds": {key: None for key, _ in LINKAGE_SECONDS},
+            "estimates": {key: None for key in LINKAGE_ESTIMATES},
         }
 
     has_column = _scalar(
@@ -512,11 +522,32 @@ def _run_linkage(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
             "note": None,
             "counts": {key: _number(report.get(key), int) for key, _ in LINKAGE_COUNTS},
             "seconds": {key: _number(report.get(key), float) for key, _ in LINKAGE_SECONDS},
+            "estimates": {key: _number(report.get(key), float) for key in LINKAGE_ESTIMATES},
         }
     if any(isinstance(r, dict) and "skipped" in r for r in stages.values()):
         return not_recorded("the latest refresh's Splink stage was skipped; no pairs were scored")
     return not_recorded(
         "the latest refresh scored no pairs (the deterministic method, or too few records)"
+    )
+
+
+def _with_model_estimates(label_free: LabelFree, linkage: Mapping[str, Any]) -> LabelFree:
+    """Add the linkage model's expected precision and recall (within blocking) to the report's
+    own: false = the expected false record pairs among the linked ones, missed = the expected
+    true record pairs left apart, both from the refresh's match probabilities."""
+    estimates = linkage.get("estimates") or {}
+    false, missed = estimates.get("expected_false_pairs"), estimates.get("expected_missed_pairs")
+    linked = label_free.linked_pairs
+    if false is None or missed is None or linked <= 0:
+        return label_free
+    true_linked = max(linked - false, 0.0)
+    found_or_missed = true_linked + missed
+    return replace(
+        label_free,
+        model_expected_false_pairs=false,
+        model_expected_missed_pairs=missed,
+        model_expected_precision=true_linked / linked,
+        model_expected_recall=true_linked / found_or_missed if found_or_missed else None,
     )
 
 

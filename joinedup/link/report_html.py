@@ -23,6 +23,7 @@ from joinedup.link.report import (
     LINKAGE_COUNTS,
     LINKAGE_SECONDS,
     NOT_RECORDED,
+    LabelFree,
     LinkageReport,
     PairScore,
     Rate,
@@ -311,6 +312,26 @@ def _linkage_table(linkage: object) -> str:
     )
 
 
+def _headline_estimates(lf: LabelFree) -> list[list[object]]:
+    """The summary's label-free precision and recall: the linkage model's where the latest
+    refresh recorded them, else the report's own match weights'."""
+    if lf.model_expected_precision is not None:
+        return [
+            [
+                "expected precision (label-free, linkage model)",
+                _pct(lf.model_expected_precision, 3),
+            ],
+            [
+                "expected recall (label-free, linkage model, an upper bound)",
+                _pct(lf.model_expected_recall, 3),
+            ],
+        ]
+    return [
+        ["expected precision (label-free)", _pct(lf.expected_precision, 3)],
+        ["expected recall (label-free, an upper bound)", _pct(lf.expected_recall, 3)],
+    ]
+
+
 def render_report_html(report: LinkageReport) -> str:
     """The report as a self-contained, accessible HTML page."""
     has_truth = report.truth_overall is not None
@@ -326,11 +347,7 @@ def render_report_html(report: LinkageReport) -> str:
                 ["persons with records", report.clusters.persons_with_records],
                 ["candidate pairs compared", report.label_free.candidate_pairs],
                 ["linked pairs", report.label_free.linked_pairs],
-                ["expected precision (label-free)", _pct(report.label_free.expected_precision, 3)],
-                [
-                    "expected recall (label-free, an upper bound)",
-                    _pct(report.label_free.expected_recall, 3),
-                ],
+                *_headline_estimates(report.label_free),
                 *(
                     [
                         [
@@ -430,20 +447,47 @@ def render_report_html(report: LinkageReport) -> str:
         + "</section>"
     )
     lf = report.label_free
+    model_rows = (
+        [
+            [
+                "expected false pairs among the linked (linkage model)",
+                f"{lf.model_expected_false_pairs:,.1f}",
+            ],
+            [
+                "expected true pairs left apart (linkage model)",
+                f"{lf.model_expected_missed_pairs:,.1f}",
+            ],
+            ["expected precision (linkage model)", _pct(lf.model_expected_precision, 3)],
+            ["expected recall within blocking (linkage model)", _pct(lf.model_expected_recall, 3)],
+        ]
+        if lf.model_expected_false_pairs is not None and lf.model_expected_missed_pairs is not None
+        else [["linkage model's estimates", "not recorded (the latest refresh scored no pairs)"]]
+    )
     parts.append(
         '<section aria-labelledby="estimates"><h2 id="estimates">Precision and recall</h2>'
-        '<p class="note">Label-free estimates come from the match weights alone. Recall is '
-        "an upper bound: true pairs that share no block are never candidates.</p>"
+        '<p class="note">Label-free estimates need no truth. The linkage model\'s come from the '
+        "latest refresh's own match probabilities: links made on valid identifiers are taken "
+        "as right, each probabilistic merge is wrong with 1 − p of its best pair, and two "
+        "persons left apart with a scored pair are one child with p. The report's own come "
+        "from its independent match weights over every candidate pair; they count every pair "
+        "of a person's records, including records that share no compared field (an event "
+        "row linked by its identifier alone), so on a node with many such records they "
+        "understate precision. Both recalls are upper bounds: true pairs that share no block "
+        "are never candidates.</p>"
         + _table(
             "Label-free estimates",
             ["measure", "value"],
             [
                 ["candidate pairs", lf.candidate_pairs],
                 ["linked pairs", lf.linked_pairs],
+                *model_rows,
                 ["prior match probability of a random pair", f"{lf.prior:.3g}"],
-                ["expected matches among candidates", f"{lf.expected_matches:,.1f}"],
-                ["expected precision", _pct(lf.expected_precision, 3)],
-                ["expected recall", _pct(lf.expected_recall, 3)],
+                [
+                    "expected matches among candidates (report's weights)",
+                    f"{lf.expected_matches:,.1f}",
+                ],
+                ["expected precision (report's weights)", _pct(lf.expected_precision, 3)],
+                ["expected recall (report's weights)", _pct(lf.expected_recall, 3)],
             ],
             {1},
         )

@@ -159,6 +159,12 @@ def test_json_report_scores_against_truth(written: tuple[str, dict]) -> None:
                 assert rate["low"] <= rate["value"] <= rate["high"]
     lf = data["label_free"]
     assert 0 < lf["expected_precision"] <= 1 and 0 < lf["expected_recall"] <= 1
+    # the linkage model's own estimates (the Splink stage scored pairs) are near the truth:
+    # links on identifiers are taken as right, so its precision sits close to the true one
+    assert data["provenance"]["linkage"]["scoring"] == "full"
+    assert lf["model_expected_false_pairs"] >= 0 and lf["model_expected_missed_pairs"] >= 0
+    assert abs(lf["model_expected_precision"] - truth["precision"]["value"]) < 0.005
+    assert 0 < lf["model_expected_recall"] <= 1
     assert {b["rule"] for b in data["blocking"]} >= {"nhs_dob", "upn", "name_dob_sex"}
     assert data["false_match_audit"] and data["missed_match_audit"]
     for pair in data["false_match_audit"] + data["missed_match_audit"]:

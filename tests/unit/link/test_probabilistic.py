@@ -25,7 +25,7 @@ from joinedup.link import (
     refresh_node,
     score_node_against_truth,
 )
-from joinedup.link.probabilistic import _Merges, untrained_settings
+from joinedup.link.probabilistic import _expected_errors, _Merges, untrained_settings
 from joinedup.link.refresh import attach_vault
 from joinedup.simulate import SimulationSpec, simulate_district
 
@@ -185,6 +185,46 @@ def test_merges_respect_a_spine_limit_of_two() -> None:
     merges = _Merges({1: {"spine": {1}}, 2: {"spine": {2}}, 3: {"spine": {3}}}, {"spine": 2})
     assert merges.try_union(1, 2) is True
     assert merges.try_union(2, 3) is False
+
+
+def test_expected_errors_weigh_each_merge_and_each_pair_left_apart_by_records() -> None:
+    import pyarrow as pa
+
+    from joinedup.link.stages import LinkContext
+
+    con = duckdb.connect()
+    # components (after the exact rules) 1: 2 records, 2: 1, 3: 3, 4: 1
+    con.execute(
+        "CREATE TABLE assign AS SELECT * FROM (VALUES ('a1', 1), ('a2', 1), ('b1', 2), "
+        "('c1', 3), ('c2', 3), ('c3', 3), ('d1', 4)) t(record_key, component)"
+    )
+    context = LinkContext(
+        con=con, records_table="-", residue_table="-", assignment_table="assign", edges_table="-"
+    )
+
+    def pairs(rows: list[tuple[int, int, float]]) -> pa.Table:
+        left, right, prob = zip(*rows, strict=True)
+        return pa.table(
+            {
+                "component_l": pa.array(left, pa.int64()),
+                "component_r": pa.array(right, pa.int64()),
+                "match_probability": pa.array(prob, pa.float64()),
+                "match_weight": pa.array(prob, pa.float64()),
+            }
+        )
+
+    accepted = pairs([(1, 2, 0.9)])
+    merges = _Merges({}, {})
+    assert merges.try_union(1, 2) is True
+    merges.accepted_rows.append(0)
+    # persons {1, 2} (3 records), {3} (3) and {4} (1); the best pair between {1, 2} and {3}
+    # is 0.5, not 0.3
+    grey = pairs([(1, 3, 0.3), (2, 3, 0.5), (3, 4, 0.2)])
+    out = _expected_errors(context, accepted, grey, merges)
+    assert out["expected_false_pairs"] == pytest.approx(0.1 * 2 * 1)
+    assert out["expected_missed_pairs"] == pytest.approx(0.5 * 3 * 3 + 0.2 * 3 * 1)
+    # 1 + 3 pairs inside components 1 and 3, and 2 made by the merge
+    assert out["linked_record_pairs"] == 6
 
 
 def test_a_refresh_reuses_cached_pairs_and_full_or_a_model_change_scores_all(
