@@ -181,7 +181,9 @@ def run_peer(store: Path, seed: int, work: Path) -> dict[str, Any]:
     return {"ran": True, **stats, "process": run, "odds_ratios": person_level_ors(peer)}
 
 
-def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[str, Any]:
+def bench_synth(
+    people: int, seed: int, node: Path | None, keep: bool, make_args: tuple[str, ...] = ()
+) -> dict[str, Any]:
     work = WORK / f"p{people}-s{seed}"
     build: dict[str, Any] = {}
     if node is None:
@@ -192,7 +194,7 @@ def bench_synth(people: int, seed: int, node: Path | None, keep: bool) -> dict[s
     shutil.rmtree(twin_dir, ignore_errors=True)
     make = measure(
         [str(JOINEDUP), "synth", "make", str(node), "--out", str(twin_dir), "--seed", str(seed),
-         "--json"]
+         "--json", *make_args]
     )  # fmt: skip
     make.pop("stdout")
     report = json.loads((twin_dir / "report.json").read_text())
@@ -285,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", type=Path, help="use this refreshed node instead of building")
     parser.add_argument("--keep", action="store_true", help="keep the extracts afterwards")
     parser.add_argument(
+        "--no-exact-copies",
+        action="store_true",
+        help="make the twin with `synth make --no-exact-copies`",
+    )
+    parser.add_argument(
         "--results", default="synth.json", help="file name under bench/results (synth.json)"
     )
     ns = parser.parse_args(argv)
@@ -298,7 +305,13 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
             "load_average_at_start": os.getloadavg(),
         },
-        **bench_synth(ns.people, ns.seed, ns.node, ns.keep),
+        **bench_synth(
+            ns.people,
+            ns.seed,
+            ns.node,
+            ns.keep,
+            ("--no-exact-copies",) if ns.no_exact_copies else (),
+        ),
     }
     out = RESULTS / ns.results
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")

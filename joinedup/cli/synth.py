@@ -83,6 +83,14 @@ def make_command(
             "--min-leaf", min=3, help="Fewest real rows in a tree leaf (larger: more private)."
         ),
     ] = 10,
+    no_exact_copies: Annotated[
+        bool,
+        typer.Option(
+            "--no-exact-copies",
+            help="Draw again any twin person equal to any training person in every compared "
+            "field, common ones included (by default only copies of unique persons are).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
     as_actor: AsActorOpt = LOCAL_OPERATOR_ID,
 ) -> None:
@@ -91,7 +99,9 @@ def make_command(
     authorise(settings, as_actor, Action.MAKE_SYNTHETIC, kind=ResourceKind.SYNTHETIC, name="make")
     twin_id = "T" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"-s{seed}"
     folder = out if out is not None else _twins_root(settings) / twin_id
-    twin_settings = TwinSettings(seed=seed, holdout=holdout, min_leaf=min_leaf)
+    twin_settings = TwinSettings(
+        seed=seed, holdout=holdout, min_leaf=min_leaf, no_exact_copies=no_exact_copies
+    )
     with progress_bar(not json_output) as report:
         result = make_synthetic_twin(settings.root / STORE_FILE, folder, twin_settings, report)
     if json_output:

@@ -38,6 +38,9 @@ How a run goes (``SplinkStage.write_edges``):
    guard, applied transitively, so a chain of links cannot bridge two children either). A
    record thus joins at most one pupil of the census: one-to-one links into de-duplicated
    spines. Each accepted merge is one edge between its best pair of records (rule ``splink``).
+   The stage report records the label-free expectations of the index's errors in record pairs
+   (``_expected_errors``: false pairs from the merges, missed pairs from persons left apart),
+   which the linkage report turns into expected precision and recall.
 6. **Queue for clerical review** (``joinedup.link.review``): the best pair of every two persons
    still apart whose match probability lies in the grey zone (``review_floor`` up to
    ``threshold``), and the best pair of every merge the guard refused, most likely first and at

@@ -18,9 +18,12 @@ Sections (see docs/how-to/read-the-linkage-report.md):
   from random pairs and m-probabilities from pairs the strong identifiers join (for the NHS
   number and date of birth only from pairs joined by *other* identifiers); histograms by source
   pair, linked and not linked;
-- **label-free estimates**: expected precision (mean match probability of linked pairs) and
-  expected recall (the linked share of all expected matches among candidates). Recall is an
-  upper bound: true pairs that share no block are never candidates;
+- **label-free estimates**: the linkage model's (expected false and missed record pairs from
+  the latest refresh's own match probabilities, ``probabilistic._expected_errors``, turned into
+  precision and recall over the index's linked pairs), and the report's own (mean match
+  probability of linked pairs under the weights above; the linked share of all expected matches
+  among candidates). Recall is an upper bound: true pairs that share no block are never
+  candidates;
 - **truth** (simulated districts): pairwise precision, recall and F1 overall and per source pair,
   with Wilson 95% intervals;
 - **subgroups**: link rate and, with truth, missed-link rate, false-link rate, pairwise precision

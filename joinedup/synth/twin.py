@@ -85,6 +85,14 @@ class TwinSettings:
     # a twin person equal, in every compared field, to a training person who is unique there
     # would disclose that child (synthpop's "replicated uniques"): such rows are drawn again
     drop_replicated_uniques: bool = True
+    # stricter: no twin person equal to any training person in every compared field (SDV's
+    # NewRowSynthesis = 1), common records included; fresh real children coincide with
+    # training ones by chance too, so this makes the twin less like the population
+    no_exact_copies: bool = False
+
+    @property
+    def removes_copies(self) -> bool:
+        return self.drop_replicated_uniques or self.no_exact_copies
 
 
 @dataclass(slots=True, kw_only=True)
@@ -381,6 +389,14 @@ def replicated_uniques(
     return privacy_keys(synthetic).isin(keys).to_numpy()
 
 
+def removed_keys(train: pd.DataFrame, settings: TwinSettings) -> set[int]:
+    """The privacy keys a twin person may not have: every training person's with
+    ``no_exact_copies``, the unique ones' with ``drop_replicated_uniques``, else none."""
+    if settings.no_exact_copies:
+        return set(privacy_keys(train))
+    return unique_keys(train) if settings.drop_replicated_uniques else set()
+
+
 def _synthesise_persons(
     train: pd.DataFrame, n_synth: int, settings: TwinSettings
 ) -> tuple[pd.DataFrame, int]:
@@ -392,18 +408,21 @@ def _synthesise_persons(
     kept: list[pd.DataFrame] = []
     have = 0
     removed = 0
-    unique = unique_keys(train) if settings.drop_replicated_uniques else set()
+    removed_set = removed_keys(train, settings)
+    # the margin drawn beyond the size: replicated uniques are under 1% of draws, exact copies
+    # of any training person about 8% on a district (docs/explanation/synthetic-twin.md)
+    margin = 8 if settings.no_exact_copies else 20
     for attempt in range(UNIQUE_REDRAWS + 1):
         need = n_synth - have
         if need <= 0:
             break
-        draw = need if not settings.drop_replicated_uniques else need + max(10, need // 20)
+        draw = need if not settings.removes_copies else need + max(10, need // margin)
         cart = CartSynthesiser(min_leaf=settings.min_leaf, seed=settings.seed + 7919 * attempt)
         batch = cart.run(train, pd.DataFrame(index=pd.RangeIndex(draw)), _person_steps())
         for t in EVENT_TABLES:  # a NULL count is a person without rows
             batch[t.count_column] = batch[t.count_column].fillna(0).astype("float64")
-        if settings.drop_replicated_uniques:
-            copies = replicated_uniques(batch, train, unique)
+        if settings.removes_copies:
+            copies = replicated_uniques(batch, train, removed_set)
             removed += int(copies.sum())
             batch = batch[~copies]
         batch = batch.iloc[:need]
@@ -529,16 +548,17 @@ class TwinWriter:
         self.con.execute(f"CREATE TABLE {quote_identifier(table)} AS SELECT {select} FROM staged")
         self.con.unregister("staged")
 
-    def drop_replicated_uniques(self, train: pd.DataFrame) -> int:
+    def drop_replicated_uniques(self, train: pd.DataFrame, keys: set[int] | None = None) -> int:
         """Remove persons (and their rows) whose finished record, with counts and flags as the
-        written tables give them, copies a person unique in ``train``; how many were removed.
+        written tables give them, copies a person unique in ``train`` (or has one of ``keys``:
+        ``removed_keys``); how many were removed.
 
         The person step already redraws such rows, but a flag or count read back from the
         synthetic event rows can differ from the drawn one, so the written twin is swept."""
         con = self.con
         # the twin's secondary views are its tables as they are: read the tables directly
         wide = _read_person(con, self.schema[PERSON_TABLE], view_of=lambda table: table)
-        copies = wide.loc[replicated_uniques(wide, train), "person_id"].astype(str)
+        copies = wide.loc[replicated_uniques(wide, train, keys), "person_id"].astype(str)
         if len(copies):
             con.register("swept", pd.DataFrame({"person_id": copies.to_numpy()}))
             for table in [*self._tables(), PERSON_TABLE]:
@@ -627,9 +647,9 @@ def make_twin(
             del finished
             write_s += time.perf_counter() - tick
         swept = 0
-        if settings.drop_replicated_uniques:
+        if settings.removes_copies:
             tick = time.perf_counter()
-            swept = writer.drop_replicated_uniques(train)
+            swept = writer.drop_replicated_uniques(train, removed_keys(train, settings))
             seconds["sweep"] = time.perf_counter() - tick
         rows = writer.rows()
         if progress:
@@ -645,6 +665,7 @@ def make_twin(
             "min_leaf": settings.min_leaf,
             "size": settings.size,
             "drop_replicated_uniques": settings.drop_replicated_uniques,
+            "no_exact_copies": settings.no_exact_copies,
             "replicated_uniques_redrawn": redrawn,
             "replicated_uniques_swept": swept,
             "source_run": real.source_run,

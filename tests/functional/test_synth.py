@@ -173,6 +173,22 @@ def test_same_seed_same_twin_other_seed_other_twin(
             assert (diff == (0,)) is equal, (table, path)
 
 
+def test_no_exact_copies_leaves_no_twin_person_equal_to_a_training_person(
+    built: Built, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("strict")
+    make_synthetic_twin(
+        built.node.root / "store.duckdb", out, TwinSettings(seed=3, no_exact_copies=True)
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["provenance"]["no_exact_copies"] is True
+    assert report["privacy"]["exact_copy_share"] == 0.0
+    # the default removes only copies of unique persons, so common records are copied
+    assert built.report["privacy"]["exact_copy_share"] > 0.0  # type: ignore[index]
+    redrawn = report["provenance"]["replicated_uniques_redrawn"]
+    assert redrawn > built.report["provenance"]["replicated_uniques_redrawn"]  # type: ignore[index]
+
+
 def test_report_numbers_are_computed(built: Built) -> None:
     report = built.report
     summary = report["summary"]
