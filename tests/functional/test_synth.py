@@ -185,8 +185,8 @@ def test_no_exact_copies_leaves_no_twin_person_equal_to_a_training_person(
     assert report["privacy"]["exact_copy_share"] == 0.0
     # the default removes only copies of unique persons, so common records are copied
     assert built.report["privacy"]["exact_copy_share"] > 0.0  # type: ignore[index]
-    redrawn = report["provenance"]["replicated_uniques_redrawn"]
-    assert redrawn > built.report["provenance"]["replicated_uniques_redrawn"]  # type: ignore[index]
+    # with the same seed the default twin has copies, so the strict one had some to draw again
+    assert report["provenance"]["replicated_uniques_redrawn"] > 0
 
 
 def test_report_numbers_are_computed(built: Built) -> None:
