@@ -68,6 +68,7 @@ import pyarrow as pa
 
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
+from joinedup.link.blocking import PairLimits
 from joinedup.model import IdentityRole
 from joinedup.sources import CONTRACTS
 
@@ -107,6 +108,17 @@ BLOCKING_RULES: Mapping[str, str | None] = {
     "AND dob IS NOT NULL AND sex IN ('M', 'F') "
     "THEN given || '|' || family || '|' || CAST(dob AS VARCHAR) || '|' || sex END",
 }
+# Keys a report-only rule may add when it would compare more pairs than the linkage's own
+# per-rule budget (blocking.PairLimits: 4 pairs per record, at least 2M): on a 600k-person
+# district the two rules as written compare 61M and 77M pairs, nearly all between strangers.
+# Of the tightened rules within budget, the one keeping the most pairs is used.
+REPORT_TIGHTENERS: tuple[tuple[str, str], ...] = (
+    ("sex", "sex"),
+    ("family initial", "left(family, 1)"),
+    ("given initial", "left(given, 1)"),
+    ("birth month", "strftime(dob, '%Y-%m')"),
+    ("postcode district", "nullif(split_part(postcode, ' ', 1), '')"),
+)
 REPORT_BLOCKING_RULES: Mapping[str, str] = {
     "report:dob_initial": "CASE WHEN dob IS NOT NULL AND coalesce(given, '') <> '' "
     "THEN CAST(dob AS VARCHAR) || '|' || left(given, 1) END",
@@ -215,6 +227,9 @@ class BlockingRow:
     records: int
     comparisons: int
     largest_block: int
+    # a report-only rule over the pair budget: the key added, and the rule's pairs before it
+    tightened_by: str | None = None
+    comparisons_untightened: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -735,10 +750,48 @@ def _record_groups_sql(has_truth: bool) -> str:
     return f"SELECT r.rid, {cols} FROM rec r LEFT JOIN store_groups s USING (person_id)"
 
 
+def _rule_pairs(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Pairs a report rule's key expression ``sql`` over ``rec`` would compare."""
+    return _scalar(
+        con,
+        f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT {sql} AS b, count(*) AS n "
+        "FROM rec GROUP BY ALL) WHERE b IS NOT NULL",
+    )
+
+
+def _tighten_report_rules(
+    con: duckdb.DuckDBPyConnection, budget: int | None = None
+) -> dict[str, tuple[str, str | None, int | None]]:
+    """Each report-only rule as used: (key SQL, tightening key or None, pairs before it).
+
+    A rule within the per-rule pair budget is used as written; one over it gets the tightening
+    key (``REPORT_TIGHTENERS``) that keeps the most pairs within budget, or, when none fits, the
+    one that leaves the fewest. ``budget`` defaults to the linkage's per-rule limit.
+    """
+    if budget is None:
+        budget = PairLimits.for_records(_scalar(con, "SELECT count(*) FROM rec")).per_rule
+    out: dict[str, tuple[str, str | None, int | None]] = {}
+    for rule, sql in REPORT_BLOCKING_RULES.items():
+        pairs = _rule_pairs(con, sql)
+        if pairs <= budget:
+            out[rule] = (sql, None, None)
+            continue
+        options = []
+        for label, key in REPORT_TIGHTENERS:
+            tight = f"({sql}) || '|' || CAST({key} AS VARCHAR)"
+            options.append((_rule_pairs(con, tight), label, tight))
+        within = [o for o in options if o[0] <= budget]
+        _, label, tight = max(within) if within else min(options)
+        out[rule] = (tight, label, pairs)
+    return out
+
+
 def _blocking(con: duckdb.DuckDBPyConnection) -> tuple[BlockingRow, ...]:
     """Temp table ``block_keys(rule, block, rid)`` and per-rule counts."""
     con.execute("CREATE TEMP TABLE block_keys (rule VARCHAR, block VARCHAR, rid BIGINT)")
-    for rule, sql in {**BLOCKING_RULES, **REPORT_BLOCKING_RULES}.items():
+    tightened = _tighten_report_rules(con)
+    rules = {**BLOCKING_RULES, **{r: sql for r, (sql, _, _) in tightened.items()}}
+    for rule, sql in rules.items():
         if sql is None:
             con.execute(
                 "INSERT INTO block_keys SELECT DISTINCT ?, k.subject_key, r.rid FROM rec r "
@@ -764,6 +817,8 @@ def _blocking(con: duckdb.DuckDBPyConnection) -> tuple[BlockingRow, ...]:
                 records=int(records or 0),
                 comparisons=int(comparisons or 0),
                 largest_block=int(largest or 0),
+                tightened_by=tightened[rule][1] if rule in tightened else None,
+                comparisons_untightened=tightened[rule][2] if rule in tightened else None,
             )
         )
     order = list(BLOCKING_RULES) + list(REPORT_BLOCKING_RULES)
@@ -802,10 +857,20 @@ def _level_sql(name: str) -> str:
     return f"CASE WHEN {missing} THEN '-' {cases} ELSE 'x' END"
 
 
+# the pair's field values are needed for its levels only; kept, they made the candidate table
+# of a 600k-person district tens of GB of temporary files
+_VALUE_COLUMNS = (
+    "a_nhs, b_nhs, a_dob, b_dob, a_yr, b_yr, a_mo, b_mo, a_dy, b_dy, a_given, b_given, "
+    "a_family, b_family, a_sex, b_sex, a_pc, b_pc, a_id_held, b_id_held, shared_id"
+)
+
+
 def _pattern_table(con: duckdb.DuckDBPyConnection, pairs: str, out: str) -> None:
+    """``out``: the columns of ``pairs``, record ids, sources, linked and one level per field."""
     levels = ", ".join(f'{_level_sql(f)} AS "{f}"' for f in COMPARISONS)
     con.execute(
-        f"CREATE TEMP TABLE {out} AS SELECT p.*, {levels} FROM (SELECT p.*, {_PAIR_COLUMNS}, "
+        f"CREATE TEMP TABLE {out} AS SELECT p.* EXCLUDE ({_VALUE_COLUMNS}), {levels} "
+        f"FROM (SELECT p.*, {_PAIR_COLUMNS}, "
         "CASE WHEN ia.rid IS NOT NULL THEN 'y' END AS a_id_held, "
         "CASE WHEN ib.rid IS NOT NULL THEN 'y' END AS b_id_held, s.a IS NOT NULL AS shared_id "
         f"FROM {pairs} p JOIN rec a ON a.rid = p.a_id JOIN rec b ON b.rid = p.b_id "
@@ -912,28 +977,35 @@ def _match_weights(
         expected_precision=None if row is None or row[1] is None else float(row[1]),
         expected_recall=None if not expected or row is None else float(row[2] or 0.0) / expected,
     )
+    return tuple(weights), _weight_histograms(con), label_free
+
+
+def _weight_histograms(con: duckdb.DuckDBPyConnection) -> tuple[WeightHistogram, ...]:
+    """Per source pair (most pairs first), counts of linked and not linked candidate pairs in
+    each ``HISTOGRAM_BINS`` bin of match weight, weights outside the range in the end bins;
+    counted in SQL so that tens of millions of pairs never reach Python."""
     edges = list(HISTOGRAM_BINS)
-    histograms = []
-    data = con.execute(
+    width = edges[1] - edges[0]
+    bins = len(edges) - 1
+    rows = con.execute(
         "SELECT least(a_source, b_source) || ' × ' || greatest(a_source, b_source) AS sp, "
-        "weight, linked FROM cand"
-    ).fetchnumpy()
-    pair_names = np.asarray(data["sp"], dtype=object)
-    w_all = np.clip(np.asarray(data["weight"], dtype=float), edges[0], edges[-1] - 1e-9)
-    linked_all = np.asarray(data["linked"], dtype=bool)
-    names, counts = np.unique(pair_names, return_counts=True)
-    for sp in names[np.lexsort((names, -counts))]:
-        mask = pair_names == sp
-        w, linked = w_all[mask], linked_all[mask]
-        histograms.append(
-            WeightHistogram(
-                source_pair=str(sp),
-                bin_edges=tuple(edges),
-                linked=tuple(int(x) for x in np.histogram(w[linked], bins=edges)[0]),
-                not_linked=tuple(int(x) for x in np.histogram(w[~linked], bins=edges)[0]),
-            )
+        f"least(greatest(floor((weight - {edges[0]}) / {width}), 0), {bins - 1})::INT AS bin, "
+        "linked, count(*) FROM cand GROUP BY ALL"
+    ).fetchall()
+    counts: dict[str, dict[bool, list[int]]] = {}
+    for sp, b, linked, n in rows:
+        per = counts.setdefault(str(sp), {True: [0] * bins, False: [0] * bins})
+        per[bool(linked)][int(b)] += int(n)
+    totals = {sp: sum(per[True]) + sum(per[False]) for sp, per in counts.items()}
+    return tuple(
+        WeightHistogram(
+            source_pair=sp,
+            bin_edges=tuple(edges),
+            linked=tuple(counts[sp][True]),
+            not_linked=tuple(counts[sp][False]),
         )
-    return tuple(weights), tuple(histograms), label_free
+        for sp in sorted(counts, key=lambda k: (-totals[k], k))
+    )
 
 
 def _pair_score(scope: str, predicted: int, true: int, tp: int) -> PairScore:

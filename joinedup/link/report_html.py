@@ -407,13 +407,18 @@ def render_report_html(report: LinkageReport) -> str:
         '<section aria-labelledby="blocking"><h2 id="blocking">Blocking: comparisons per rule</h2>'
         "<p>A block is one key (say one UPN); its records are compared pairwise. Rules marked "
         "<em>report only</em> are not used to link: they find near misses for the match-weight "
-        "model and the missed-match audit.</p>"
+        "model and the missed-match audit. A report-only rule that would compare more pairs "
+        "than the linkage's per-rule budget (4 per record, at least 2M) is tightened by one "
+        "more key; the table shows the key and the pairs it would have compared.</p>"
         + _table(
             "Comparisons per blocking rule",
             ["rule", "used by", "blocks", "records in blocks", "comparisons", "largest block"],
             [
                 [
-                    b.rule,
+                    b.rule
+                    if b.tightened_by is None
+                    else f"{b.rule} & {b.tightened_by} "
+                    f"(as written: {b.comparisons_untightened:,} comparisons)",
                     "index" if b.used_by_index else "report only",
                     b.blocks,
                     b.records,

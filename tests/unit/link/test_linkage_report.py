@@ -18,7 +18,9 @@ from joinedup.link.report import (
     LinkageReport,
     SubgroupRates,
     WeightHistogram,
+    _rule_pairs,
     _run_linkage,
+    _tighten_report_rules,
     wilson,
 )
 from joinedup.link.report_html import render_report_html
@@ -185,3 +187,35 @@ def test_run_linkage_of_older_runs_is_not_recorded() -> None:
         replace(_report("n"), provenance={**_report("n").provenance, "linkage": linkage})
     )
     assert "pair scoring: not recorded (the latest refresh predates" in html
+
+
+def _rec(con: duckdb.DuckDBPyConnection) -> None:
+    """12 records born on one day, all named A* with family names B* or C*: 66 pairs share
+    date of birth and given initial; sex splits them 6/6, family initial 8/4."""
+    con.execute(
+        "CREATE TABLE rec AS SELECT i AS rid, 'a' || i AS given, "
+        "CASE WHEN i < 8 THEN 'b' ELSE 'c' END || i AS family, DATE '2015-03-04' AS dob, "
+        "CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END AS sex, 'LS1 1AA' AS postcode "
+        "FROM range(12) t(i)"
+    )
+
+
+def test_report_rules_within_budget_are_used_as_written() -> None:
+    con = duckdb.connect()
+    _rec(con)
+    rules = _tighten_report_rules(con, budget=1_000)
+    assert all(label is None and before is None for _, label, before in rules.values())
+
+
+def test_report_rule_over_budget_takes_the_tightening_that_keeps_most_pairs_within_it() -> None:
+    con = duckdb.connect()
+    _rec(con)
+    rules = _tighten_report_rules(con, budget=34)
+    sql, label, before = rules["report:dob_initial"]
+    assert before == 66
+    # sex leaves 2 x 15 = 30 pairs, family initial 28 + 6 = 34: both fit, the latter keeps more
+    assert label == "family initial"
+    assert _rule_pairs(con, sql) == 34
+    # with a budget below every option, the one leaving fewest pairs is used
+    sql, label, _ = _tighten_report_rules(con, budget=10)["report:dob_initial"]
+    assert label == "sex" and _rule_pairs(con, sql) == 30
