@@ -148,15 +148,21 @@ def district_targets(report: dict[str, Any]) -> dict[str, Any]:
     """The district goals from a ``joinedup link report --truth`` JSON: overall precision and
     F1, precision in every subgroup, the recall gap between ethnic groups, and the label-free
     estimates beside the truth."""
+    from joinedup.link.report import NOT_A_CHILD
+
     overall = report["truth_overall"]
     precision = overall["precision"]["value"]
     recall = overall["recall"]["value"]
     subgroups = report["subgroups"]
-    judged = [g for g in subgroups if g["precision"]["denominator"] >= MIN_SUBGROUP_PAIRS]
+    # the goals are for children's subgroups; records of adults (housing tenants) are reported
+    # beside them (they are the same records under every kind, so one row is kept)
+    adults = next((g for g in subgroups if g["group"] == NOT_A_CHILD), None)
+    children = [g for g in subgroups if g["group"] != NOT_A_CHILD]
+    judged = [g for g in children if g["precision"]["denominator"] >= MIN_SUBGROUP_PAIRS]
     worst = min(judged, key=lambda g: g["precision"]["value"])
     ethnic = {
         g["group"]: g["recall"]["value"]
-        for g in subgroups
+        for g in children
         if g["kind"] == "ethnic_group" and g["recall"]["denominator"] >= MIN_SUBGROUP_PAIRS
     }
     gap = 100 * (max(ethnic.values()) - min(ethnic.values())) if len(ethnic) >= 2 else None
@@ -175,8 +181,16 @@ def district_targets(report: dict[str, Any]) -> dict[str, Any]:
         "subgroup_precision_min_group": f"{worst['kind']} = {worst['group']}",
         "subgroups_judged": len(judged),
         "subgroups_too_small": sorted(
-            f"{g['kind']} = {g['group']}" for g in subgroups if g not in judged
+            f"{g['kind']} = {g['group']}" for g in children if g not in judged
         ),
+        "adult_records": None
+        if adults is None
+        else {
+            "records": adults["records"],
+            "predicted_pairs": adults["precision"]["denominator"],
+            "precision": adults["precision"]["value"],
+            "recall": adults["recall"]["value"],
+        },
         "recall_by_ethnic_group": {k: round(v, 5) for k, v in sorted(ethnic.items())},
         "ethnic_recall_gap_points": None if gap is None else round(gap, 2),
         "label_free_precision": est_p,

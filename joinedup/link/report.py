@@ -76,6 +76,9 @@ Z95 = 1.959963984540054
 RANDOM_PAIRS = 200_000
 SAMPLE_SEED = 20_260_831
 AUDIT_SIZE = 20
+# the subgroup of records whose true person is not a child of the district (the simulator's
+# housing extract names the tenant, a parent)
+NOT_A_CHILD = "not a child in people.csv"
 HISTOGRAM_BINS = tuple(float(x) for x in range(-30, 42, 3))
 # Names a clerk types when the name is not known; a present name equal to one is not valid.
 PLACEHOLDER_NAMES = frozenset(
@@ -739,9 +742,7 @@ def _inputs(con: duckdb.DuckDBPyConnection, has_truth: bool) -> tuple[FieldQuali
 def _record_groups_sql(has_truth: bool) -> str:
     """``rid`` and its subgroup columns: from the truth person, or from its store person."""
     if has_truth:
-        cols = ", ".join(
-            f"coalesce(p.{k}, 'not a child in people.csv') AS {k}" for k in TRUTH_SUBGROUPS
-        )
+        cols = ", ".join(f"coalesce(p.{k}, '{NOT_A_CHILD}') AS {k}" for k in TRUTH_SUBGROUPS)
         return (
             f"SELECT r.rid, {cols} FROM rec r LEFT JOIN rec_truth t USING (rid) "
             "LEFT JOIN truth_people p USING (truth_id)"
