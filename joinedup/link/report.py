@@ -12,7 +12,8 @@ Sections (see docs/how-to/read-the-linkage-report.md):
   carries the field, present values and valid values (an identifier flagged at ingest, a
   placeholder name, an impossible date of birth or a sex other than M/F is present but invalid);
 - **blocking**: per rule, blocks (key nodes), records in them and comparisons (pairs sharing the
-  block); the index's own rules plus two report-only rules that find near misses;
+  block); the index's own rules plus two report-only rules that find near misses, each
+  tightened by one key when over the linkage's per-rule pair budget (``_tighten_report_rules``);
 - **match weights**: every candidate pair (sharing a block, or given one person by the index)
   gets a field-agreement pattern and a Fellegi–Sunter match weight whose u-probabilities come
   from random pairs and m-probabilities from pairs the strong identifiers join (for the NHS
