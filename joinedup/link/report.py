@@ -69,7 +69,8 @@ import pyarrow as pa
 
 from joinedup.config import NodeSettings, load_node
 from joinedup.errors import ConfigError
-from joinedup.link.blocking import PairLimits
+from joinedup.link.blocking import PairLimits, count_rule_pairs
+from joinedup.link.settings import BlockingRuleSpec
 from joinedup.model import IdentityRole
 from joinedup.sources import CONTRACTS
 
@@ -753,11 +754,10 @@ def _record_groups_sql(has_truth: bool) -> str:
 
 
 def _rule_pairs(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    """Pairs a report rule's key expression ``sql`` over ``rec`` would compare."""
-    return _scalar(
-        con,
-        f"SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM (SELECT {sql} AS b, count(*) AS n "
-        "FROM rec GROUP BY ALL) WHERE b IS NOT NULL",
+    """Pairs a report rule's key expression ``sql`` over ``rec`` would compare (counted the way
+    ``link files`` counts its rules)."""
+    return count_rule_pairs(
+        con, ["rec"], BlockingRuleSpec(name="report", keys=(sql,)), "dedupe_only"
     )
 
 
