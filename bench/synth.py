@@ -239,6 +239,8 @@ def bench_synth(
         "effects_person_level": person_level,
         "privacy": {k: v for k, v in privacy.items() if k != "distances"},
         "timelines": report["timelines"],
+        # the bias goal's worst groups and rates, named (the per-group rows are in report.json)
+        "bias_goal": report.get("bias_goal"),
         "targets": {
             "ors_within_15pct": all(e["within_15pct"] for e in effects.values()),
             "ors_within_15pct_count": sum(bool(e["within_15pct"]) for e in effects.values()),
@@ -268,6 +270,10 @@ def bench_synth(
             "bias_within_2_points": bool((report.get("bias_goal") or {}).get("within_2_points")),
             # ... and no such group further from the training rates than fresh real children
             "bias_no_group_over_holdout": (report.get("bias_goal") or {}).get("over_holdout") == [],
+            # ... and judged on every such group's rates measured on >= 500 real children
+            "bias_rates_of_500_within_2_points": bool(
+                (report.get("bias_goal") or {}).get("rates_within_2_points")
+            ),
             "inference_upper_ci_le_0_10": all(
                 r["risk_ci95"][1] <= 0.10
                 for r in privacy.get("attribute_inference") or [{"risk_ci95": [1, 1]}]

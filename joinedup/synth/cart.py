@@ -7,7 +7,13 @@ from the same leaf (Reiter 2005; Nowok, Raab and Dibben 2016). A step may copy a
 columns from the donor (for example all the scores of one assessment, so a flag that is a rule
 over the scores stays true), and may be **stratified**: donors are then drawn only among real
 rows with the same value of the stratum column (so a school-year field is always drawn from
-children of the synthetic child's own birth cohort).
+children of the synthetic child's own birth cohort), or the same values of several columns.
+
+Donors are drawn **balanced** within a leaf: the synthetic rows that reach a leaf take its real
+rows in a random order, cycling through them, so a leaf of ``c`` real rows and ``m`` synthetic
+ones gives every real row ``floor(m / c)`` or ``ceil(m / c)`` of them. Independent draws (as
+synthpop makes) would leave the leaf's mix of values to chance: a subgroup's prevalence in the
+twin would then differ from the real one by sampling noise on top of any error of the trees.
 
 Invariants:
 - values are only ever drawn from real rows of the same leaf (and stratum), never invented, so
@@ -38,14 +44,15 @@ class CartStep:
 
     ``key`` defaults to the first column of ``block``. ``predictors`` are columns already present
     in the synthetic frame (``None``: every column synthesised so far). ``strata``: a column
-    already present; donors share its value. ``when``: the step applies only to rows where it is
-    true (in the real rows and the synthetic ones); other rows get NULL.
+    (or columns) already present; donors share its value (their values). ``when``: the step
+    applies only to rows where it is true (in the real rows and the synthetic ones); other rows
+    get NULL.
     """
 
     block: tuple[str, ...]
     key: str | None = None
     predictors: tuple[str, ...] | None = None
-    strata: str | None = None
+    strata: str | tuple[str, ...] | None = None
     when: Condition | None = None
     categorical: bool | None = None  # None: inferred from the key's dtype
     orphans_from_all: bool = True  # a stratum no real row holds: draw from all (else NULL)
@@ -75,6 +82,16 @@ class Encoder:
         return np.column_stack([self.column(c, frame[c]) for c in columns])
 
 
+def _strata_key(frame: pd.DataFrame, strata: str | tuple[str, ...]) -> np.ndarray:
+    """One text key per row: the stratum column's value, or the columns' values joined."""
+    columns = (strata,) if isinstance(strata, str) else strata
+    parts = [frame[c].astype("string").fillna("<NA>") for c in columns]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + "\x1f" + part
+    return key.to_numpy()
+
+
 def _is_numeric(values: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(values)) and not pd.api.types.is_bool_dtype(values)
 
@@ -82,15 +99,30 @@ def _is_numeric(values: pd.Series) -> bool:
 def _draw_from_leaves(
     real_leaves: np.ndarray, synth_leaves: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """For each synthetic row, the index of a real row in the same leaf (uniformly)."""
-    order = np.argsort(real_leaves, kind="stable")
+    """For each synthetic row, the index of a real row in the same leaf, balanced: the
+    synthetic rows of a leaf (in random order) take the leaf's real rows (in random order) in
+    turn, cycling when there are more synthetic rows than real ones."""
+    # real rows by leaf, in random order within a leaf; the synthetic rows likewise
+    order = np.lexsort((rng.random(len(real_leaves)), real_leaves))
     sorted_leaves = real_leaves[order]
-    start = np.searchsorted(sorted_leaves, synth_leaves, side="left")
-    stop = np.searchsorted(sorted_leaves, synth_leaves, side="right")
-    count = stop - start
+    s_order = np.lexsort((rng.random(len(synth_leaves)), synth_leaves))
+    s_sorted = synth_leaves[s_order]
+    start = np.searchsorted(sorted_leaves, s_sorted, side="left")
+    stop = np.searchsorted(sorted_leaves, s_sorted, side="right")
     # a synthetic row can only reach a leaf that holds real rows (the tree was fit on them)
-    pick = start + np.floor(rng.random(len(synth_leaves)) * np.maximum(count, 1)).astype(np.int64)
-    return np.asarray(order[np.minimum(pick, len(order) - 1)])
+    count = np.maximum(stop - start, 1)
+    rank = np.arange(len(s_sorted)) - np.searchsorted(s_sorted, s_sorted, side="left")
+    pick = np.minimum(start + rank % count, len(order) - 1)
+    out = np.empty(len(synth_leaves), dtype=np.int64)
+    out[s_order] = order[pick]
+    return out
+
+
+def _balanced(n_real: int, n_synth: int, rng: np.random.Generator) -> np.ndarray:
+    """Donor positions for ``n_synth`` rows among ``n_real`` (one leaf holding them all)."""
+    return _draw_from_leaves(
+        np.zeros(n_real, dtype=np.int64), np.zeros(n_synth, dtype=np.int64), rng
+    )
 
 
 @dataclass(slots=True)
@@ -158,7 +190,7 @@ class CartSynthesiser:
         self,
         real: pd.DataFrame,
         synth: pd.DataFrame,
-        strata: str,
+        strata: str | tuple[str, ...],
         real_rows: np.ndarray,
         synth_rows: np.ndarray,
         orphans_from_all: bool,
@@ -168,8 +200,8 @@ class CartSynthesiser:
         strata x rows memory (2,576 areas x 1.9M rows is 4.9 GB)."""
         r_pos = np.flatnonzero(real_rows)
         s_pos = np.flatnonzero(synth_rows)
-        r_key = real[strata].astype("string").fillna("<NA>").to_numpy()[r_pos]
-        s_key = synth[strata].astype("string").fillna("<NA>").to_numpy()[s_pos]
+        r_key = _strata_key(real, strata)[r_pos]
+        s_key = _strata_key(synth, strata)[s_pos]
         known = np.unique(r_key)
         r_order = np.argsort(r_key, kind="stable")
         s_order = np.argsort(s_key, kind="stable")
@@ -200,7 +232,7 @@ class CartSynthesiser:
     ) -> np.ndarray:
         """Positions in ``r_idx`` of one donor per row of ``s_idx``."""
         if not predictors or len(r_idx) < 2 * self.min_leaf:
-            return rng.integers(0, len(r_idx), size=len(s_idx))
+            return _balanced(len(r_idx), len(s_idx), rng)
         key = step.key or step.block[0]
         real_sub = real.iloc[r_idx]
         x_real = self.encoder.matrix(real_sub, predictors)
@@ -216,7 +248,7 @@ class CartSynthesiser:
         if categorical:
             target = y.astype("string").fillna("<NA>").to_numpy()
             if len(set(target)) == 1:
-                return rng.integers(0, len(r_idx), size=len(s_idx))
+                return _balanced(len(r_idx), len(s_idx), rng)
             tree = DecisionTreeClassifier(
                 min_samples_leaf=self.min_leaf, random_state=int(rng.integers(2**31))
             )
@@ -225,7 +257,7 @@ class CartSynthesiser:
             values = y.astype("float64").to_numpy(na_value=np.nan)
             missing = np.isnan(values)
             if missing.all():
-                return rng.integers(0, len(r_idx), size=len(s_idx))
+                return _balanced(len(r_idx), len(s_idx), rng)
             low, high = np.nanmin(values), np.nanmax(values)
             # NULL is a value of its own: put it below the range so the tree can split it off
             target_num = np.where(missing, low - (high - low + 1.0), values)

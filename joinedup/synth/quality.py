@@ -32,6 +32,7 @@ from joinedup.synth.twin import (
     PRIVACY_CATEGORICAL,
     PRIVACY_NUMERIC,
     RealData,
+    ethnic_group,
     replicated_uniques,
 )
 
@@ -686,15 +687,8 @@ def privacy_report(
 # ---- bias ---------------------------------------------------------------------------------
 
 
-def _ethnic_group(code: pd.Series) -> pd.Series:
-    first = code.astype("string").str[0]
-    names = {"W": "White", "M": "Mixed", "A": "Asian", "B": "Black", "C": "Chinese"}
-    out = first.map(lambda c: names.get(c, "Other/unknown") if isinstance(c, str) else None)
-    return out.fillna("Other/unknown")
-
-
 def _subgroups(wide: pd.DataFrame) -> dict[str, pd.Series]:
-    ethnic = _ethnic_group(wide["ethnicity"])
+    ethnic = ethnic_group(wide["ethnicity"])
     return {
         "ethnicity": ethnic,
         "ethnicity_sex": ethnic + " " + wide["sex"].astype("string").fillna("unknown"),
@@ -713,6 +707,7 @@ def _rate(values: pd.Series) -> float | None:
 
 BIAS_GOAL_MIN_N = 500  # the research note's bias goal judges groups of this many real persons
 BIAS_GOAL_POINTS = 2.0  # ... within this many percentage points of the real rates
+BIAS_RATES = ("gld", "sen_any", "asq_all_five")  # the prevalences compared by subgroup
 BIAS_COLUMNS = ("sex", "birth_idx", "n_eyfsp", "n_development_check", "n_admission", *FLAG_ORDER)
 
 
@@ -745,13 +740,15 @@ def bias_report(
                 "scored": len(r) >= SUBGROUP_MIN and len(t) > 0,
             }
             if row["scored"]:
-                for flag in ("gld", "sen_any", "asq_all_five"):
+                for flag in BIAS_RATES:
                     row[f"real_{flag}"] = _rate(r[flag])
                     row[f"twin_{flag}"] = _rate(t[flag])
+                    # the children the real rate is measured on (those old enough to have it)
+                    row[f"real_{flag}_n"] = int(r[flag].notna().sum())
                 row["mean_column_tvd"] = float(
                     np.mean([_tvd(_binned(r, c), _binned(t, c)) for c in BIAS_COLUMNS])
                 )
-                flags = ("gld", "sen_any", "asq_all_five")
+                flags = BIAS_RATES
                 real_rates = {f: row[f"real_{f}"] for f in flags}
                 row["max_rate_gap_points"] = _max_gap(
                     real_rates, {f: row[f"twin_{f}"] for f in flags}
@@ -769,9 +766,37 @@ def bias_report(
     return out
 
 
+def _rate_gaps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each ethnicity x sex group's rates measured on at least ``BIAS_GOAL_MIN_N`` real
+    children, with the twin's gap from the real rate."""
+    out = []
+    for r in rows:
+        if r["axis"] != "ethnicity_sex":
+            continue
+        for flag in BIAS_RATES:
+            real, twin = r.get(f"real_{flag}"), r.get(f"twin_{flag}")
+            measured = (r.get(f"real_{flag}_n") or 0) >= BIAS_GOAL_MIN_N
+            if measured and real is not None and twin is not None:
+                out.append(
+                    {
+                        "group": r["group"],
+                        "rate": flag,
+                        "real_n": r[f"real_{flag}_n"],
+                        "gap_points": round(100 * abs(twin - real), 2),
+                    }
+                )
+    return out
+
+
 def bias_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The research note's bias goal: every ethnicity x sex group of at least 500 real persons
-    within 2 percentage points of the real GLD, SEN and ASQ rates."""
+    within 2 percentage points of the real GLD, SEN and ASQ rates.
+
+    A group of 500 persons may hold far fewer children with a rate known (a GLD result needs
+    a child who has finished reception and has an education record), and a rate measured on a
+    few hundred children moves by more than 2 points between two samples by chance; so the
+    same goal is also judged on the rates measured on at least 500 real children
+    (``rates_*``)."""
     judged = [
         r
         for r in rows
@@ -780,6 +805,8 @@ def bias_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         and r.get("max_rate_gap_points") is not None
     ]
     worst = max(judged, key=lambda r: r["max_rate_gap_points"], default=None)
+    rates = _rate_gaps(rows)
+    worst_rate = max(rates, key=lambda g: g["gap_points"], default=None)
     return {
         "groups_judged": len(judged),
         "max_rate_gap_points": None if worst is None else worst["max_rate_gap_points"],
@@ -788,6 +815,21 @@ def bias_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if worst is None
         else worst.get("holdout_max_rate_gap_points"),
         "within_2_points": all(r["max_rate_gap_points"] <= BIAS_GOAL_POINTS for r in judged),
+        "worst_groups": [
+            {
+                "group": r["group"],
+                "real_n": r["real_n"],
+                "gap_points": r["max_rate_gap_points"],
+                "holdout_gap_points": r.get("holdout_max_rate_gap_points"),
+            }
+            for r in sorted(judged, key=lambda r: -r["max_rate_gap_points"])[:3]
+        ],
+        "rates_judged": len(rates),
+        "rates_max_gap_points": None if worst_rate is None else worst_rate["gap_points"],
+        "rates_worst": None
+        if worst_rate is None
+        else f"{worst_rate['group']} {worst_rate['rate']}",
+        "rates_within_2_points": all(g["gap_points"] <= BIAS_GOAL_POINTS for g in rates),
         # groups whose twin gap is larger than the hold-out's own (chance) gap
         "over_holdout": sorted(
             r["group"]

@@ -77,6 +77,27 @@ def _privacy_chart(report: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def _bias_goal_text(goal: dict[str, Any]) -> str:
+    if not goal.get("groups_judged"):
+        return "No group is large enough to judge."
+    worst = ", ".join(
+        f"{g['group']} {g['gap_points']} (hold-out {g['holdout_gap_points']})"
+        for g in goal.get("worst_groups") or []
+    )
+    text = (
+        f"{goal['groups_judged']} groups judged; largest gaps in points: {html.escape(worst)}. "
+        "The hold-out's gap is how far fresh real children of the group are from the training "
+        "ones by chance."
+    )
+    if goal.get("rates_judged"):
+        text += (
+            f" On the {goal['rates_judged']} rates measured on at least 500 real children, the "
+            f"largest gap is {goal['rates_max_gap_points']} points "
+            f"({html.escape(str(goal['rates_worst']))})."
+        )
+    return text
+
+
 def _bias_chart(report: dict[str, Any], path: Path) -> None:
     rows = [b for b in report["bias"] if b["scored"] and b.get("real_gld") is not None]
     fig = Figure(figsize=(7, 0.6 + 0.3 * max(len(rows), 1)))
@@ -227,6 +248,9 @@ about any child. The risk divides by the hold-out's miss rate, so a fact the hol
 miss fewer than 10 times (a rare fact in a small district) is shown as not estimable.</p>
 {inference}
 <h2>Bias: fidelity by subgroup</h2>
+<p>The person flags are drawn within each ethnic group and sex. The goal judged: every ethnic
+group x sex of at least 500 real persons within 2 percentage points of the real GLD, SEN and
+ASQ rates. {_bias_goal_text(report.get("bias_goal") or {})}</p>
 {bias}
 <img src="{FIGURES}/bias.png" alt="GLD rate by subgroup">
 <h2>Limitations</h2>

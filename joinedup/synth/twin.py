@@ -73,6 +73,7 @@ PRIVACY_CATEGORICAL = (
     *FLAG_ORDER,
     "sources",
 )
+BIAS_STRATA = ("ethnic_group", "sex")  # the person flags are drawn within these
 UNIQUE_REDRAWS = 4  # rounds of redrawing before remaining replicated uniques are dropped
 
 
@@ -145,6 +146,19 @@ def birth_start_days(birth_idx: pd.Series) -> pd.Series:
     months = idx % 12 + 1
     text = years.astype("string") + "-" + months.astype("string").str.zfill(2) + "-01"
     return _date_days(text)
+
+
+ETHNIC_GROUPS = {"W": "White", "M": "Mixed", "A": "Asian", "B": "Black", "C": "Chinese"}
+OTHER_ETHNIC_GROUP = "Other/unknown"  # other codes (O, R, N...) and no recorded ethnicity
+
+
+def ethnic_group(code: pd.Series) -> pd.Series:
+    """The broad ethnic group of a DfE ethnicity code (its first letter)."""
+    first = code.astype("string").str[0]
+    out = first.map(
+        lambda c: ETHNIC_GROUPS.get(c, OTHER_ETHNIC_GROUP) if isinstance(c, str) else None
+    )
+    return out.fillna(OTHER_ETHNIC_GROUP)
 
 
 def _cohort(birth_idx: pd.Series) -> pd.Series:
@@ -237,6 +251,7 @@ def _read_person(
             continue
         out[name] = _column(frame[name], kind)
     out["sources"] = _as_text(frame["sources_text"])
+    out["ethnic_group"] = ethnic_group(out["ethnicity"])
     for t in EVENT_TABLES:
         out[t.count_column] = frame[t.count_column].astype("float64")
     for flag in FLAG_ORDER:
@@ -297,14 +312,21 @@ def _person_steps() -> list[CartStep]:
         CartStep(block=("lsoa21cd",)),
         CartStep(block=("imd_decile",), strata="lsoa21cd", predictors=("lsoa21cd",)),
         CartStep(block=("birth_idx", "cohort")),
-        *(CartStep(block=(a,)) for a in PERSON_ATTRIBUTES),
+        # the broad group comes with the code, from the same donor
+        *(
+            CartStep(block=(a, "ethnic_group") if a == "ethnicity" else (a,))
+            for a in PERSON_ATTRIBUTES
+        ),
         CartStep(block=("first_language", "is_eal")),
         CartStep(block=("n_records",)),
         CartStep(block=("is_link_conflict",)),
         *(CartStep(block=(t.count_column,)) for t in EVENT_TABLES),
     ]
     # a flag is drawn from the person's attributes, area deprivation and the flags before it
-    # only: fewer, meaningful predictors keep the planted effects and add less noise
+    # only: fewer, meaningful predictors keep the planted effects and add less noise. Donors
+    # come from the person's own ethnic group and sex: a tree splits ethnicity codes in sorted
+    # order and may not single out a small group, whose rates would then drift towards the
+    # district's (the quality report's bias measures are by ethnic group x sex)
     base = ("birth_idx", "sex", "ethnicity", "is_eal", "imd_decile")
     for i, flag in enumerate(FLAG_ORDER):
         count = f"n_{flag_table[flag].removeprefix('store__')}"
@@ -312,6 +334,7 @@ def _person_steps() -> list[CartStep]:
             CartStep(
                 block=(flag,),
                 when=_has_rows(count),
+                strata=BIAS_STRATA,
                 categorical=True,
                 predictors=(*base, *FLAG_ORDER[:i]),
             )

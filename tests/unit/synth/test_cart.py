@@ -111,3 +111,38 @@ def test_trees_fitted_on_a_subset_keep_the_relations_and_draw_real_values() -> N
     uncapped = CartSynthesiser(min_leaf=10, seed=4).run(real, synth, STEPS)
     at_cap = CartSynthesiser(min_leaf=10, seed=4, max_fit_rows=2000).run(real, synth, STEPS)
     pd.testing.assert_frame_equal(uncapped, at_cap)
+
+
+def test_donors_are_drawn_balanced_within_a_leaf() -> None:
+    """A leaf's synthetic rows take its real rows in turn: with two synthetic rows per real row
+    every real row gives two, so the leaf's mix of values is kept exactly, not left to chance;
+    with 2.5, two or three."""
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"flag": np.where(rng.random(200) < 0.3, "true", "false").astype(object)})
+    for seed in range(5):
+        out = CartSynthesiser(min_leaf=5, seed=seed).run(
+            real, pd.DataFrame(index=pd.RangeIndex(400)), [CartStep(block=("flag",))]
+        )
+        assert (out["flag"] == "true").sum() == 2 * (real["flag"] == "true").sum()
+    # the donors themselves: each real row two or three times
+    leaves = np.zeros(200, dtype=np.int64)
+    from joinedup.synth.cart import _draw_from_leaves
+
+    donors = _draw_from_leaves(leaves, np.zeros(500, dtype=np.int64), rng)
+    assert set(np.bincount(donors, minlength=200)) == {2, 3}
+
+
+def test_strata_of_several_columns_keep_donors_within_every_combination() -> None:
+    rng = np.random.default_rng(1)
+    n = 600
+    real = pd.DataFrame(
+        {
+            "group": rng.choice(["a", "b", "c"], n).astype(object),
+            "sex": rng.choice(["F", "M"], n).astype(object),
+        }
+    )
+    real["label"] = real["group"] + real["sex"]
+    synth = real[["group", "sex"]].sample(400, random_state=2, replace=True).reset_index(drop=True)
+    step = CartStep(block=("label",), strata=("group", "sex"))
+    out = CartSynthesiser(min_leaf=5, seed=0).run(real, synth, [step])
+    assert (out["label"] == out["group"] + out["sex"]).all()
